@@ -1,0 +1,85 @@
+"""Composition of the one-port server, outermost first:
+
+    client keys ─► Amp routes ─► Codex-native alias ─► local routes ─► error rewrite ─► LiteLLM
+
+Each layer is a pure ASGI callable (no BaseHTTPMiddleware: it would buffer SSE and break contextvars).
+LiteLLM's FastAPI app runs in-process; its lifespan startup loads the YAML and builds the router, after
+which the gateway gives the router one deployment per account.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.client_keys import ClientKeyCheck, authenticate
+from gateway.error_rewrite import ErrorRewrite
+from gateway.local_routes import LocalRoutes
+from gateway.runtime import Runtime
+
+log = logging.getLogger("subgate")
+
+CODEX_NATIVE_PATHS = {"/backend-api/codex/responses": "/v1/responses", "/responses": "/v1/responses"}
+
+
+class CodexNativeAlias:
+    """Codex CLI pointed at the gateway as its ChatGPT base URL posts to /backend-api/codex/responses."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            target = CODEX_NATIVE_PATHS.get(scope.get("path", ""))
+            if target is not None:
+                scope = dict(scope, path=target, raw_path=target.encode())
+        await self.app(scope, receive, send)
+
+
+class AfterStartup:
+    """Runs the router sync once LiteLLM's startup has built the router, before traffic arrives."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.rt = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                self.rt.sync_router()
+                self.rt.ensure_started()
+            elif message["type"] == "lifespan.shutdown.complete":
+                await self.rt.aclose()
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+def _amp_layer(inner: ASGIApp, rt: Runtime) -> tuple[ASGIApp, Any]:
+    try:  # TEMPORARY until amp/ lands
+        from amp import build_amp_app, is_management_path
+    except ImportError:
+        return inner, lambda path: False
+
+    app = build_amp_app(
+        inner,
+        settings=lambda: rt.settings.amp,
+        local_models=rt.serves,
+        authenticate=lambda scope: authenticate(scope, rt.settings.api_keys),
+    )
+    return app, is_management_path
+
+
+def build_app(rt: Runtime, litellm_app: ASGIApp) -> ASGIApp:
+    app: ASGIApp = ErrorRewrite(litellm_app, rt)
+    app = LocalRoutes(app, rt)
+    app = CodexNativeAlias(app)
+    app, exempt = _amp_layer(app, rt)
+    app = ClientKeyCheck(app, lambda: rt.settings.api_keys, exempt)
+    return AfterStartup(app, rt)

@@ -1,0 +1,253 @@
+"""The `gateway:` section of config/litellm.yaml as frozen dataclasses.
+
+LiteLLM owns the rest of the YAML (model_list, router_settings, ...). This module is the only place
+where the reference system's kebab-case keys become snake_case, where environment overrides are
+applied, and where the "non-loopback bind needs api-keys" start rule lives. It is a leaf: anything may
+import it, it imports nothing from the project.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "litellm.yaml"
+DEFAULT_PORT = 8317
+DEFAULT_AUTH_DIR = "~/.cli-proxy-api"
+DEFAULT_AMP_UPSTREAM = "https://ampcode.com"
+PROVIDERS = ("claude", "codex")
+
+
+class ConfigError(ValueError):
+    """The YAML or the environment describes a gateway that must not start."""
+
+
+@dataclass(frozen=True)
+class ModelMapping:
+    source: str
+    target: str
+    regex: bool = False
+
+
+@dataclass(frozen=True)
+class AmpSettings:
+    upstream_url: str = DEFAULT_AMP_UPSTREAM
+    upstream_api_key: str = ""
+    restrict_management_to_localhost: bool = True
+    fallback_to_upstream: bool = True
+    force_model_mappings: bool = False
+    model_mappings: tuple[ModelMapping, ...] = ()
+    secrets_file: str = "~/.local/share/amp/secrets.json"
+
+
+@dataclass(frozen=True)
+class RemoteManagement:
+    secret_key: str = ""
+    allow_remote: bool = False
+    disable_control_panel: bool = False
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    auth_dir: str = DEFAULT_AUTH_DIR
+    api_keys: tuple[str, ...] = ()
+    debug: bool = False
+    logging_to_file: bool = False
+    request_retry: int = 3
+    routing_strategy: str = "round-robin"
+    amp: AmpSettings = field(default_factory=AmpSettings)
+    remote_management: RemoteManagement = field(default_factory=RemoteManagement)
+    # provider name -> {snake_key: value}; each provider package validates its own keys.
+    providers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    config_path: str = str(DEFAULT_CONFIG_PATH)
+
+    @property
+    def auth_path(self) -> Path:
+        return Path(self.auth_dir).expanduser()
+
+    @property
+    def is_loopback_bind(self) -> bool:
+        return is_loopback_host(self.host)
+
+    def provider(self, name: str) -> Mapping[str, Any]:
+        return self.providers.get(name, {})
+
+
+def is_loopback_host(host: str) -> bool:
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _snake(key: str) -> str:
+    return key.strip().replace("-", "_").lower()
+
+
+def _as_bool(value: Any, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{key}: expected true or false, got {value!r}")
+
+
+def _as_int(value: Any, key: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}: expected a whole number, got {value!r}") from None
+
+
+def _keys(value: Any) -> tuple[str, ...]:
+    if value in (None, ""):
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise ConfigError(f"api-keys: expected a list of strings, got {value!r}")
+    return tuple(str(k).strip() for k in value if str(k).strip())
+
+
+def _mappings(value: Any) -> tuple[ModelMapping, ...]:
+    out = []
+    for item in value or []:
+        if not isinstance(item, Mapping):
+            raise ConfigError(f"amp model-mappings: expected {{from, to}}, got {item!r}")
+        source, target = str(item.get("from", "")).strip(), str(item.get("to", "")).strip()
+        if source and target:
+            out.append(ModelMapping(source, target, bool(item.get("regex", False))))
+    return tuple(out)
+
+
+def _amp(section: Mapping[str, Any], flat: Mapping[str, Any], env: Mapping[str, str]) -> AmpSettings:
+    merged: dict[str, Any] = {}
+    for key, value in flat.items():  # mission's flat keys: amp-upstream-url, ...
+        if key.startswith("amp-"):
+            merged[_snake(key[4:])] = value
+    merged.update({_snake(k): v for k, v in (section or {}).items()})
+    if env.get("SUBGATE_AMP_UPSTREAM_URL") is not None:
+        merged["upstream_url"] = env["SUBGATE_AMP_UPSTREAM_URL"]
+    if env.get("SUBGATE_AMP_SECRETS_FILE"):
+        merged["secrets_file"] = env["SUBGATE_AMP_SECRETS_FILE"]
+    known = {f.name for f in fields(AmpSettings)}
+    unknown = set(merged) - known
+    if unknown:
+        raise ConfigError(f"amp: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
+    out = AmpSettings()
+    for key, value in merged.items():
+        if key in ("restrict_management_to_localhost", "fallback_to_upstream", "force_model_mappings"):
+            value = _as_bool(value, f"amp.{key}")
+        elif key == "model_mappings":
+            value = _mappings(value)
+        else:
+            value = "" if value is None else str(value).strip()
+        out = replace(out, **{key: value})
+    return out
+
+
+def _providers(section: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for name in PROVIDERS:
+        values = {_snake(k): v for k, v in (section.get(name) or {}).items()}
+        prefix = f"SUBGATE_{name.upper()}_"
+        for key, value in env.items():
+            if key.startswith(prefix):
+                values[key[len(prefix):].lower()] = value
+        out[name] = values
+    return out
+
+
+def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    return data
+
+
+def settings_from_yaml(
+    data: Mapping[str, Any], *, config_path: str = "", env: Mapping[str, str] | None = None
+) -> GatewaySettings:
+    env = os.environ if env is None else env
+    section = dict(data.get("gateway") or {})
+    flat = {k: v for k, v in data.items() if isinstance(k, str) and k.startswith("amp-")}
+    flat.update({k: v for k, v in section.items() if isinstance(k, str) and k.startswith("amp-")})
+    amp_section = section.pop("amp", None) or {}
+    for key in list(section):
+        if key.startswith("amp-"):
+            section.pop(key)
+    rm = {_snake(k): v for k, v in (section.pop("remote-management", None) or {}).items()}
+    providers = _providers({p: section.pop(p, None) for p in PROVIDERS}, env)
+
+    s = GatewaySettings(config_path=config_path or str(DEFAULT_CONFIG_PATH))
+    simple = {_snake(k): v for k, v in section.items()}
+    known = {f.name for f in fields(GatewaySettings)} - {"amp", "remote_management", "providers", "config_path"}
+    unknown = set(simple) - known
+    if unknown:
+        raise ConfigError(f"gateway: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
+    updates: dict[str, Any] = {}
+    for key, value in simple.items():
+        if key == "port" or key == "request_retry":
+            updates[key] = _as_int(value, key)
+        elif key in ("debug", "logging_to_file"):
+            updates[key] = _as_bool(value, key)
+        elif key == "api_keys":
+            updates[key] = _keys(value)
+        elif value is not None:
+            updates[key] = str(value)
+    for key, env_name in (("host", "SUBGATE_HOST"), ("auth_dir", "SUBGATE_AUTH_DIR")):
+        if env.get(env_name):
+            updates[key] = env[env_name]
+    if env.get("SUBGATE_PORT"):
+        updates["port"] = _as_int(env["SUBGATE_PORT"], "SUBGATE_PORT")
+    if updates.get("routing_strategy", "round-robin") not in ("round-robin", "fill-first"):
+        raise ConfigError("routing-strategy must be round-robin or fill-first")
+    s = replace(
+        s,
+        **updates,
+        amp=_amp(amp_section, flat, env),
+        remote_management=RemoteManagement(
+            secret_key=str(rm.get("secret_key") or ""),
+            allow_remote=_as_bool(rm.get("allow_remote", False), "remote-management.allow-remote"),
+            disable_control_panel=_as_bool(
+                rm.get("disable_control_panel", False), "remote-management.disable-control-panel"
+            ),
+        ),
+        providers=providers,
+    )
+    check_start_rule(s)
+    return s
+
+
+def check_start_rule(s: GatewaySettings) -> None:
+    """A gateway reachable from the network with no client keys would hand out the subscriptions."""
+    if not s.is_loopback_bind and not s.api_keys:
+        raise ConfigError(
+            f"refusing to listen on {s.host}: it is not a loopback address and gateway.api-keys is empty. "
+            "Add at least one key under gateway.api-keys, or bind to 127.0.0.1."
+        )
+    if not 0 < s.port < 65536:
+        raise ConfigError(f"port {s.port} is out of range")
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> GatewaySettings:
+    path = path or os.environ.get("SUBGATE_CONFIG") or DEFAULT_CONFIG_PATH
+    return settings_from_yaml(read_yaml(path), config_path=str(path))

@@ -1,0 +1,171 @@
+"""Turning LiteLLM's error answers into the caller's dialect, with the facts the gateway knows.
+
+LiteLLM wraps provider errors in its own text ("litellm.RateLimitError: AnthropicException - ...
+Received Model Group=... LiteLLM Retried: 3 times"), never sets Retry-After on a final 429, and
+says "Invalid model name" with a 400. Clients act on these answers (Claude Code and Codex CLI wait
+for the reset, droid shows the message), so the front layer rewrites error responses only — 2xx
+answers and streams pass untouched, byte for byte, without being buffered.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway import request_context
+from gateway.errors import Dialect, dialect_for_path, error_body, json_bytes, no_accounts_message, retry_after_seconds
+from gateway.runtime import Runtime
+
+_PREFIX = re.compile(r"^(?:litellm\.\w+:\s*|\w+Exception\s*-\s*|\w+Error:\s*)+")
+_TAILS = (
+    "Received Model Group=",
+    " LiteLLM Retried:",
+    "\nReceived Model Group",
+    ". Received Model Group",
+    "No fallback model group found",
+    "Available Model Group Fallbacks",
+)
+
+
+def clean_message(message: str) -> str:
+    """The upstream's own message, without LiteLLM's wrapping."""
+    text = str(message or "").strip()
+    text = _PREFIX.sub("", text)
+    for tail in _TAILS:
+        cut = text.find(tail)
+        if cut > 0:
+            text = text[:cut]
+    text = text.strip().rstrip(".,;").strip() or "Upstream error"
+    start = text.find("{")
+    if start >= 0:
+        try:
+            inner = json.loads(text[start : text.rfind("}") + 1])
+        except ValueError:
+            inner = None
+        if isinstance(inner, dict):
+            err = inner.get("error", inner)
+            if isinstance(err, dict) and isinstance(err.get("message"), str):
+                return err["message"]
+            if isinstance(inner.get("detail"), str):
+                return inner["detail"]
+    return text
+
+
+def _litellm_message(body: Any) -> str:
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict):
+            return str(err.get("message") or err.get("detail") or "")
+        if isinstance(err, str):
+            return err
+        if isinstance(body.get("detail"), str):
+            return body["detail"]
+    return ""
+
+
+class ErrorRewrite:
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.rt = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        facts = request_context.begin()
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                if message["status"] < 400 or _is_stream(message):
+                    await send(message)
+                    return
+                start = message
+                return
+            if message["type"] == "http.response.body" and start is not None:
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    await self._send_rewritten(scope, send, start, b"".join(chunks), facts)
+                return
+            await send(message)
+
+        await self.app(scope, receive, capture)
+
+    async def _send_rewritten(
+        self, scope: Scope, send: Send, start: Message, raw: bytes, facts: request_context.RequestFacts
+    ) -> None:
+        dialect: Dialect = dialect_for_path(scope.get("path", ""))
+        try:
+            original = json.loads(raw or b"null")
+        except ValueError:
+            original = None
+        status = int(start["status"])
+        status, body, extra_headers = self.rewrite(dialect, status, original, raw, facts)
+        headers = [
+            (k, v)
+            for k, v in start.get("headers", [])
+            if k.lower() not in (b"content-length", b"content-type", b"retry-after")
+        ]
+        payload = json_bytes(body)
+        headers += [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+        headers += [(k.encode(), v.encode()) for k, v in extra_headers.items()]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+
+    def rewrite(
+        self, dialect: Dialect, status: int, original: Any, raw: bytes, facts: request_context.RequestFacts
+    ) -> tuple[int, dict, dict[str, str]]:
+        message = clean_message(_litellm_message(original) or raw.decode("utf-8", "replace")[:500])
+        model = facts.model
+        provider = facts.provider or self.rt.provider_for_model(model)
+        if facts.no_account or (provider and not self.rt.usable_accounts(provider)):
+            return 503, error_body(dialect, 503, no_accounts_message(provider), code="no_account"), {}
+        reset = facts.blocked_until or (self.rt.earliest_reset(provider) if provider else None)
+        if status == 429 or (reset is not None and status in (429, 503)):
+            return self._rate_limited(dialect, model, provider, reset, message)
+        if status == 400 and "Invalid model name" in message or "no healthy deployments" in message.lower():
+            known = ", ".join(name for name in self.rt.pool_names)
+            text = f"The model `{model}` is not served by this gateway. Known models: {known}"
+            return 404, error_body(dialect, 404, text, code="model_not_found"), {}
+        if isinstance(original, dict) and dialect == "openai" and isinstance(original.get("error"), dict):
+            err = dict(original["error"])
+            err["message"] = message
+            if str(err.get("code")) == str(status):
+                err["code"] = None
+            return status, {"error": err}, {}
+        if isinstance(original, dict) and dialect == "anthropic" and isinstance(original.get("error"), dict):
+            err = dict(original["error"])
+            err["message"] = message
+            return status, {"type": "error", "error": err}, {}
+        if status >= 500 and not message:
+            message = "The upstream service failed."
+        return status, error_body(dialect, status, message), {}
+
+    def _rate_limited(
+        self, dialect: Dialect, model: str, provider: str | None, reset: float | None, message: str
+    ) -> tuple[int, dict, dict[str, str]]:
+        if reset is None:
+            return 429, error_body(dialect, 429, message), {}
+        secs = retry_after_seconds(reset)
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(reset))
+        text = f"All accounts for model {model} have hit their usage limit; the earliest resets at {when} (in {secs} s)."
+        extra = {"resets_in_seconds": secs, "resets_at": int(reset)}
+        if dialect == "anthropic":
+            body = error_body(dialect, 429, text, error_type="rate_limit_error")
+        else:
+            kind = "usage_limit_reached" if provider == "codex" else "rate_limit_error"
+            body = error_body(dialect, 429, text, error_type=kind, code=kind, extra=extra)
+        return 429, body, {"retry-after": str(secs)}
+
+
+def _is_stream(message: Message) -> bool:
+    for k, v in message.get("headers", []):
+        if k.lower() == b"content-type":
+            return b"text/event-stream" in v.lower()
+    return False

@@ -1,0 +1,166 @@
+"""Every client-facing error body, and the gateway's internal exceptions.
+
+A caller gets errors in its own dialect: Anthropic-shaped on /v1/messages*, OpenAI-shaped elsewhere,
+the reference system's small JSON bodies on Amp management routes. Building them here, once, keeps the
+shapes identical across the client-key check, the account layer, LiteLLM's re-wrapped errors and Amp.
+
+Internal exceptions:
+
+    GatewayError
+    ├── AccountError              an account cannot serve right now
+    │   ├── NeedsLogin            its refresh token was rejected; only a new login helps
+    │   └── AccountBlocked        quota exhausted until `reset_at`
+    ├── RefreshError              a token refresh did not produce a token
+    │   ├── RefreshTokenRejected  invalid_grant / refresh_token_reused: permanent
+    │   └── RefreshFailed         network or 5xx: try again later
+    └── LoginError                an interactive login could not finish
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from typing import Literal
+
+Dialect = Literal["openai", "anthropic"]
+
+
+class GatewayError(Exception):
+    pass
+
+
+class AccountError(GatewayError):
+    pass
+
+
+class NeedsLogin(AccountError):
+    pass
+
+
+class AccountBlocked(AccountError):
+    def __init__(self, message: str, reset_at: float) -> None:
+        super().__init__(message)
+        self.reset_at = reset_at
+
+
+class RefreshError(GatewayError):
+    pass
+
+
+class RefreshTokenRejected(RefreshError):
+    pass
+
+
+class RefreshFailed(RefreshError):
+    pass
+
+
+class LoginError(GatewayError):
+    pass
+
+
+def dialect_for_path(path: str) -> Dialect:
+    """Anthropic clients call /v1/messages (also behind Amp's /api/provider/... aliases)."""
+    return "anthropic" if "/messages" in path else "openai"
+
+
+_ANTHROPIC_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    408: "timeout_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    502: "api_error",
+    503: "overloaded_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+_OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    408: "timeout",
+    413: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+def anthropic_error_type(status: int) -> str:
+    return _ANTHROPIC_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+
+
+def openai_error_type(status: int) -> str:
+    return _OPENAI_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+
+
+def error_body(
+    dialect: Dialect,
+    status: int,
+    message: str,
+    *,
+    error_type: str | None = None,
+    code: str | None = None,
+    param: str | None = None,
+    extra: dict | None = None,
+) -> dict:
+    if dialect == "anthropic":
+        err: dict = {"type": error_type or anthropic_error_type(status), "message": message}
+        if extra:
+            err.update(extra)
+        return {"type": "error", "error": err}
+    err = {
+        "message": message,
+        "type": error_type or openai_error_type(status),
+        "param": param,
+        "code": code,
+    }
+    if extra:
+        err.update(extra)
+    return {"error": err}
+
+
+def retry_after_seconds(reset_at: float, now: float | None = None) -> int:
+    """Whole seconds until reset_at, never less than 1 (a 0 invites a hot retry loop)."""
+    return max(1, math.ceil(reset_at - (time.time() if now is None else now)))
+
+
+def json_bytes(body: dict) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def no_accounts_message(provider: str | None) -> str:
+    if provider:
+        return (
+            f"No {provider} account is logged in to the gateway. "
+            f"Run `python -m gateway login {provider}` (or `python -m gateway import {provider}`), then retry."
+        )
+    return (
+        "No subscription account is logged in to the gateway. Run `python -m gateway login claude` or "
+        "`python -m gateway login codex`, then retry."
+    )
+
+
+# Amp reference bodies (specs/amp.md §1.4, §2.3, §4): flat JSON the Amp CLI already knows how to show.
+
+
+def amp_unavailable_body() -> dict:
+    return {"error": "amp upstream proxy not available"}
+
+
+def amp_upstream_error_body() -> dict:
+    return {"error": "amp_upstream_proxy_error", "message": "Failed to reach Amp upstream"}
+
+
+def amp_localhost_denied_body() -> dict:
+    return {"error": "Access denied: management routes restricted to localhost"}
+
+
+def amp_auth_error_body(message: str) -> dict:
+    return {"error": message}

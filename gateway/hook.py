@@ -1,0 +1,172 @@
+"""The LiteLLM CustomLogger named in config/litellm.yaml (`litellm_settings.callbacks`).
+
+It stays thin: the account store, the quota book and the provider shaping do the work. LiteLLM calls
+it at four points of every request:
+- before routing: keep the router's deployments in step with auth-dir, note the model;
+- when the router filters deployments: drop accounts that are blocked, disabled or need a login;
+- after the router picked a deployment, on every attempt: put that account's fresh token and the
+  provider's headers into the call (this is the only place tokens enter a request);
+- after a failed attempt: a 401 refreshes the token (only if the failed token is still current),
+  a 429 blocks the whole account until its reset time.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from gateway import litellm_app  # noqa: F401  (sets LiteLLM's offline flags before it is imported)
+from gateway import request_context
+from gateway.errors import NeedsLogin, RefreshFailed
+from gateway.quota import reset_time
+from gateway.runtime import get_runtime
+
+import litellm  # noqa: E402
+from litellm.integrations.custom_logger import CustomLogger  # noqa: E402
+
+log = logging.getLogger("subgate.hook")
+
+
+def _call_type(call_type: Any) -> str:
+    return str(getattr(call_type, "value", call_type) or "")
+
+
+def _exception_parts(exc: Exception) -> tuple[int | None, Mapping[str, str], str]:
+    status = getattr(exc, "status_code", None)
+    headers: Mapping[str, str] = {}
+    response = getattr(exc, "response", None)
+    if response is not None and getattr(response, "headers", None) is not None:
+        headers = dict(response.headers)
+    extra = getattr(exc, "litellm_response_headers", None)
+    if extra:
+        headers = {**headers, **dict(extra)}
+    body = ""
+    if response is not None:
+        try:
+            body = response.text
+        except Exception:
+            body = ""
+    return status, headers, body or str(getattr(exc, "message", "") or exc)
+
+
+class GatewayHook(CustomLogger):
+    async def async_pre_call_hook(self, user_api_key_dict: Any, cache: Any, data: dict, call_type: Any) -> dict:
+        rt = get_runtime()
+        rt.ensure_started()
+        rt.sync_router()
+        facts = request_context.current()
+        facts.model = str(data.get("model") or "")
+        facts.provider = rt.provider_for_model(facts.model)
+        return data
+
+    async def async_filter_deployments(
+        self,
+        model: str,
+        healthy_deployments: list,
+        messages: Any,
+        request_kwargs: dict | None = None,
+        parent_otel_span: Any = None,
+    ) -> list[dict]:
+        rt = get_runtime()
+        facts = request_context.current()
+        keep: list[dict] = []
+        blocked: list[float] = []
+        for dep in healthy_deployments:
+            info = dep.get("model_info") or {}
+            acct_id = info.get("gw_account")
+            if not acct_id:
+                keep.append(dep)
+                continue
+            acct = rt.store.get(acct_id)
+            if acct is None or not acct.usable:
+                continue
+            until = rt.quota.blocked_until(acct_id)
+            if until is not None:
+                blocked.append(until)
+                continue
+            keep.append(dep)
+        if not keep and healthy_deployments:
+            facts.blocked_until = min(blocked) if blocked else None
+            facts.no_account = not blocked
+        return keep
+
+    async def async_pre_call_deployment_hook(self, kwargs: dict[str, Any], call_type: Any) -> dict | None:
+        info = kwargs.get("model_info") or {}
+        acct_id = info.get("gw_account")
+        if not acct_id:
+            return kwargs
+        rt = get_runtime()
+        acct = rt.store.get(acct_id)
+        provider = info.get("gw_provider") or (acct.provider if acct else "")
+        model = str(kwargs.get("model") or "")
+        try:
+            if acct is None:
+                raise NeedsLogin("the account behind this deployment was removed")
+            token = await rt.store.token(acct)
+        except NeedsLogin as exc:
+            raise litellm.AuthenticationError(message=str(exc), llm_provider=provider, model=model) from None
+        except RefreshFailed as exc:
+            raise litellm.ServiceUnavailableError(
+                message=f"could not refresh the {provider} token: {exc}", llm_provider=provider, model=model
+            ) from None
+        request_context.current().accounts_tried.append(acct.email)
+        ct = _call_type(call_type)
+        if provider == "claude":
+            from custom_providers.claude.shaping import prepare_call
+
+            prepare_call(kwargs, ct, access_token=token, user_agent=rt.claude.user_agent)
+        elif provider == "codex":
+            from custom_providers.codex.shaping import prepare_call as codex_prepare
+
+            codex_prepare(
+                kwargs,
+                ct,
+                access_token=token,
+                account_id=acct.account_id,
+                forced_effort=info.get("gw_reasoning_effort"),
+                settings=rt.codex,
+            )
+        else:
+            kwargs["api_key"] = token
+        return kwargs
+
+    async def async_post_call_failure_deployment_hook(
+        self,
+        request_data: Mapping[str, Any],
+        exception: Exception,
+        call_type: Any,
+        fallback_depth: int | None = None,
+    ) -> None:
+        info = request_data.get("model_info") or {}
+        acct_id = info.get("gw_account") if isinstance(info, Mapping) else None
+        if not acct_id:
+            return
+        rt = get_runtime()
+        acct = rt.store.get(acct_id)
+        if acct is None:
+            return
+        status, headers, body = _exception_parts(exception)
+        if status == 401:
+            failed = str(request_data.get("api_key") or "")
+            try:
+                await rt.store.refresh(acct, failed_token=failed or None)
+            except Exception as exc:
+                log.warning("token refresh after 401 failed for %s: %s", acct.email, type(exc).__name__)
+        elif status == 429:
+            rt.quota.block(acct_id, reset_time(headers, body), label=acct.email, reason="429 from upstream")
+
+    async def async_post_call_success_deployment_hook(
+        self, request_data: dict, response: Any, call_type: Any
+    ) -> Any:
+        info = request_data.get("model_info") or {}
+        acct_id = info.get("gw_account") if isinstance(info, Mapping) else None
+        if acct_id:
+            rt = get_runtime()
+            if rt.quota.blocks:
+                acct = rt.store.get(acct_id)
+                rt.quota.clear(acct_id, label=acct.email if acct else acct_id)
+        return None
+
+
+proxy_hook = GatewayHook()
+litellm_app.install_router_patches()

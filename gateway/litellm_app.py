@@ -1,0 +1,72 @@
+"""The one place that imports LiteLLM's proxy app in-process, and every LiteLLM internal we lean on.
+
+Importing `litellm` fetches the model cost map from the internet and the first /v1/messages fetches
+the beta-header table, unless two environment flags are set first; they are set here, before the
+import. The other internals the gateway depends on (the module-global router, the router's
+sleep-before-retry) are reached only through this module, so a LiteLLM upgrade that moves them fails
+in tests/contract/test_litellm_surface.py instead of in production.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "true")
+os.environ.setdefault("LITELLM_DONT_SHOW_FEEDBACK_BOX", "true")
+os.environ.setdefault("DISABLE_SCHEMA_UPDATE", "true")
+
+import litellm  # noqa: E402
+from litellm.proxy import proxy_server  # noqa: E402
+from litellm.router import Router  # noqa: E402
+
+PINNED_LITELLM = "1.108.7"
+
+
+def proxy_app(config_path: str) -> Any:
+    """LiteLLM's FastAPI app; its startup event reads the YAML named by CONFIG_FILE_PATH."""
+    os.environ["CONFIG_FILE_PATH"] = str(config_path)
+    install_router_patches()
+    return proxy_server.app
+
+
+def router() -> Router | None:
+    """The proxy's router: a module global that LiteLLM replaces at startup and on reload."""
+    return getattr(proxy_server, "llm_router", None)
+
+
+def config_path() -> str | None:
+    """The YAML the proxy loaded (litellm --config sets this global rather than an env var)."""
+    return getattr(proxy_server, "user_config_file_path", None) or os.environ.get("CONFIG_FILE_PATH")
+
+
+def replace_model_list(llm_router: Router, model_list: list[dict[str, Any]]) -> None:
+    """Swap every deployment; wildcard patterns are kept in a separate matcher that
+    `set_model_list` only appends to, so it is rebuilt here first."""
+    from litellm.router_utils.pattern_match_deployments import PatternMatchRouter
+
+    llm_router.pattern_router = PatternMatchRouter()
+    llm_router.set_model_list(model_list)
+
+
+def _no_sleep_before_retry(self: Router, *args: Any, **kwargs: Any) -> float:
+    # Stock LiteLLM sleeps the upstream retry-after (minutes for a quota 429) while holding the
+    # client when no other deployment is healthy. The gateway moves a request to the next account
+    # at once and answers 429 + Retry-After when none is left, so the wait is always zero.
+    return 0
+
+
+def install_router_patches() -> None:
+    """Idempotent; called at import of the hook (so `litellm --config` gets it too)."""
+    if getattr(Router._time_to_sleep_before_retry, "__name__", "") != _no_sleep_before_retry.__name__:
+        Router._time_to_sleep_before_retry = _no_sleep_before_retry  # type: ignore[method-assign]
+
+
+def litellm_version() -> str:
+    from importlib.metadata import version
+
+    return version("litellm")
+
+
+__all__ = ["litellm", "proxy_app", "router", "config_path", "replace_model_list", "install_router_patches", "PINNED_LITELLM", "litellm_version"]

@@ -1,0 +1,160 @@
+"""Routes the gateway answers itself, in front of LiteLLM.
+
+- /v1/models: only models some logged-in account serves, in OpenAI shape or, for Anthropic clients
+  (an `anthropic-version` header or a claude-cli user agent), in Anthropic shape.
+- /v1/messages/count_tokens: Claude models with an account's token (LiteLLM's route skips the hook);
+  GPT models estimated locally (the Codex backend has no such endpoint).
+- /health: liveness without touching LiteLLM.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import httpx
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gateway.errors import error_body, no_accounts_message, retry_after_seconds
+from gateway.runtime import Runtime
+
+log = logging.getLogger("subgate.routes")
+
+MODELS_PATHS = ("/v1/models", "/models")
+COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
+OWNERS = {"claude": "anthropic", "codex": "openai"}
+STARTED = int(time.time())
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
+
+
+def wants_anthropic_models(headers: dict[str, str]) -> bool:
+    return "anthropic-version" in headers or headers.get("user-agent", "").startswith("claude-cli")
+
+
+def models_body(rt: Runtime, anthropic: bool) -> dict[str, Any]:
+    models = rt.listed_models()
+    if anthropic:
+        data = [
+            {
+                "type": "model",
+                "id": name,
+                "display_name": name,
+                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(STARTED)),
+            }
+            for name, _ in models
+        ]
+        return {
+            "data": data,
+            "has_more": False,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+        }
+    return {
+        "object": "list",
+        "data": [
+            {"id": name, "object": "model", "created": STARTED, "owned_by": OWNERS.get(provider, provider)}
+            for name, provider in models
+        ],
+    }
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+class LocalRoutes:
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.rt = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path, method = scope.get("path", ""), scope.get("method", "GET")
+            if method == "GET" and path in MODELS_PATHS:
+                self.rt.ensure_started()
+                body = models_body(self.rt, wants_anthropic_models(_headers(scope)))
+                await JSONResponse(body)(scope, receive, send)
+                return
+            if method == "POST" and path == COUNT_TOKENS_PATH:
+                response = await self.count_tokens(scope, receive)
+                await response(scope, receive, send)
+                return
+            if method == "GET" and path == "/health":
+                await JSONResponse({"status": "ok"})(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    async def count_tokens(self, scope: Scope, receive: Receive) -> Response:
+        raw = await _read_body(receive)
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            return JSONResponse(error_body("anthropic", 400, "The request body is not valid JSON."), 400)
+        if not isinstance(body, dict) or not isinstance(body.get("model"), str) or not body.get("model"):
+            return JSONResponse(error_body("anthropic", 400, "model: Field required"), 400)
+        if not isinstance(body.get("messages"), list):
+            return JSONResponse(error_body("anthropic", 400, "messages: Field required"), 400)
+        model = body["model"]
+        provider = self.rt.provider_for_model(model)
+        if provider is None:
+            known = ", ".join(name for name in self.rt.pool_names)
+            return JSONResponse(
+                error_body("anthropic", 404, f"model: {model} is not served by this gateway. Known models: {known}"),
+                404,
+            )
+        if provider == "codex":
+            from custom_providers.codex.token_count import count_tokens as estimate
+
+            return JSONResponse({"input_tokens": estimate(body, model)})
+        return await self._claude_count(body, _headers(scope))
+
+    async def _claude_count(self, body: dict[str, Any], headers: dict[str, str]) -> Response:
+        from custom_providers.claude.count_tokens import count_tokens
+
+        accounts = [a for a in self.rt.usable_accounts("claude") if not self.rt.quota.is_blocked(a.id)]
+        if not accounts:
+            reset = self.rt.earliest_reset("claude")
+            if reset is not None:
+                secs = retry_after_seconds(reset)
+                msg = f"All Claude accounts are rate limited; the earliest resets in {secs} s."
+                return JSONResponse(error_body("anthropic", 429, msg), 429, headers={"Retry-After": str(secs)})
+            return JSONResponse(error_body("anthropic", 503, no_accounts_message("claude")), 503)
+        last: Response | None = None
+        for acct in accounts[:2]:
+            for _ in range(2):  # second pass after a 401 refresh
+                try:
+                    token = await self.rt.store.token(acct)
+                    upstream = await count_tokens(
+                        self.rt.http, self.rt.claude.api_base, body, headers, token=token, user_agent=self.rt.claude.user_agent
+                    )
+                except httpx.HTTPError as exc:
+                    log.warning("count_tokens upstream error for %s: %s", acct.email, type(exc).__name__)
+                    last = JSONResponse(error_body("anthropic", 502, "The Claude API could not be reached."), 502)
+                    break
+                except Exception as exc:  # NeedsLogin, RefreshFailed
+                    last = JSONResponse(error_body("anthropic", 503, str(exc)), 503)
+                    break
+                if upstream.status_code == 401:
+                    last = Response(upstream.content, 401, media_type="application/json")
+                    try:
+                        await self.rt.store.refresh(acct, failed_token=token)
+                    except Exception:
+                        break
+                    continue
+                return Response(upstream.content, upstream.status_code, media_type="application/json")
+        assert last is not None
+        return last

@@ -1,0 +1,188 @@
+"""The gateway's live state in one object: settings, accounts, quota blocks, and the router sync.
+
+LiteLLM instantiates the hook from a dotted path in the YAML, so the hook cannot be handed its state;
+it asks `get_runtime()`. `python -m gateway.amp` builds the runtime from its command line before
+serving; under `litellm --config` the runtime is built lazily from the same YAML on first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from custom_providers.claude.settings import ClaudeSettings, claude_settings
+from custom_providers.codex.settings import CodexSettings, codex_settings
+from gateway.config import GatewaySettings, load_settings, read_yaml
+from gateway.deployments import expand, pool_model_names
+from gateway.quota import QuotaBook
+from gateway.token_store import Account, TokenStore
+
+log = logging.getLogger("subgate")
+
+SCAN_INTERVAL = 5.0
+
+
+@dataclass
+class Runtime:
+    settings: GatewaySettings
+    claude: ClaudeSettings
+    codex: CodexSettings
+    templates: list[dict[str, Any]]
+    store: TokenStore = field(init=False)
+    quota: QuotaBook = field(default_factory=QuotaBook)
+    _http: httpx.AsyncClient | None = None
+    _synced: tuple[int, int] = (-1, -1)
+    _task: asyncio.Task | None = None
+    pool_names: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.store = TokenStore(
+            auth_dir=self.settings.auth_path,
+            refreshers={"claude": self._refresh_claude, "codex": self._refresh_codex},
+            refresh_leads={"claude": float(self.claude.refresh_lead_seconds), "codex": float(self.codex.refresh_lead_seconds)},
+        )
+        self.pool_names = pool_model_names(self.templates, self.api_bases)
+        self.store.scan()
+
+    # ---- providers -----------------------------------------------------------------------------
+    @property
+    def api_bases(self) -> dict[str, str]:
+        return {"claude": self.claude.api_base, "codex": self.codex.api_base}
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None or self._http.is_closed:
+            self._http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
+        return self._http
+
+    async def _refresh_claude(self, refresh_token: str) -> dict[str, Any]:
+        from custom_providers.claude.oauth import refresh
+
+        return await refresh(self.http, self.claude, refresh_token)
+
+    async def _refresh_codex(self, refresh_token: str) -> dict[str, Any]:
+        from custom_providers.codex.oauth import refresh
+
+        return await refresh(self.http, self.codex, refresh_token)
+
+    # ---- models --------------------------------------------------------------------------------
+    def provider_for_model(self, model: str) -> str | None:
+        """Which subscription pool serves a public model name (exact entries first, then wildcards)."""
+        if not model:
+            return None
+        if model in self.pool_names:
+            return self.pool_names[model]
+        for pattern, provider in self.pool_names.items():
+            if "*" in pattern and fnmatch.fnmatchcase(model, pattern):
+                return provider
+        return None
+
+    def usable_accounts(self, provider: str) -> list[Account]:
+        return [a for a in self.store.accounts(provider) if a.usable]
+
+    def serves(self, model: str) -> bool:
+        """True when a logged-in, enabled account can serve this model name (blocked ones count)."""
+        provider = self.provider_for_model(model)
+        return provider is not None and bool(self.usable_accounts(provider))
+
+    def listed_models(self) -> list[tuple[str, str]]:
+        """(model name, provider) of explicit entries that some usable account serves."""
+        return [
+            (name, provider)
+            for name, provider in self.pool_names.items()
+            if "*" not in name and self.usable_accounts(provider)
+        ]
+
+    def earliest_reset(self, provider: str) -> float | None:
+        resets = [self.quota.blocked_until(a.id) for a in self.usable_accounts(provider)]
+        known = [r for r in resets if r is not None]
+        if not known or len(known) < len(resets):
+            return None
+        return min(known)
+
+    # ---- router --------------------------------------------------------------------------------
+    def sync_router(self) -> None:
+        """Give LiteLLM's router one deployment per (entry, account) whenever the accounts changed."""
+        from gateway import litellm_app
+
+        router = litellm_app.router()
+        if router is None:
+            return
+        key = (id(router), self.store.generation)
+        if key == self._synced:
+            return
+        model_list = expand(self.templates, self.store.accounts(), self.api_bases)
+        litellm_app.replace_model_list(router, model_list)
+        self._synced = key
+        log.info("router: %d deployments for %d accounts", len(model_list), len(self.store.accounts()))
+
+    # ---- background ----------------------------------------------------------------------------
+    def ensure_started(self) -> None:
+        if self._task is None or self._task.done():
+            try:
+                self._task = asyncio.get_running_loop().create_task(self._loop(), name="subgate-accounts")
+            except RuntimeError:
+                pass
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                if self.store.scan():
+                    self.sync_router()
+                for acct in self.store.due_for_refresh():
+                    lead = self.store.refresh_leads.get(acct.provider, 3600.0)
+                    try:
+                        await self.store.refresh(acct, lead=lead)
+                    except Exception as exc:  # one account's failure must not stop the loop
+                        log.warning("background refresh of %s failed: %s", acct.email, type(exc).__name__)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("account loop error")
+            await asyncio.sleep(SCAN_INTERVAL)
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self._http is not None:
+            await self._http.aclose()
+
+
+_runtime: Runtime | None = None
+
+
+def build_runtime(settings: GatewaySettings) -> Runtime:
+    data = read_yaml(settings.config_path)
+    templates = [dict(e) for e in data.get("model_list") or [] if isinstance(e, dict)]
+    return Runtime(
+        settings=settings,
+        claude=claude_settings(settings.provider("claude")),
+        codex=codex_settings(settings.provider("codex")),
+        templates=templates,
+    )
+
+
+def set_runtime(rt: Runtime | None) -> None:
+    global _runtime
+    _runtime = rt
+
+
+def get_runtime() -> Runtime:
+    global _runtime
+    if _runtime is None:
+        from gateway import litellm_app
+
+        path = os.environ.get("SUBGATE_CONFIG") or litellm_app.config_path()
+        _runtime = build_runtime(load_settings(path))
+    return _runtime
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,376 @@
+"""Subscription accounts on disk: one CLIProxyAPI-compatible JSON file per account in auth-dir.
+
+Refresh tokens rotate and are single-use: spending one twice gets `refresh_token_reused` and can kill
+the login. So every refresh runs under a per-account asyncio lock (single flight in this process)
+and a file lock beside the token file (other workers, other gateway processes, CLIProxyAPI's own
+layout), and re-reads the file after taking the lock: if someone else already refreshed, their token
+is used instead of spending ours. A refresh after an upstream 401 only happens when the token that
+failed is still the account's current one. The rotated refresh token is always written back (atomic
+temp-file + fsync + rename, mode 0600), unknown keys are kept, and a refresh token the server rejects
+marks the account needs-login until a new login rewrites the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Mapping
+
+from filelock import AsyncFileLock
+
+from custom_providers.credentials import parse_rfc3339, rfc3339
+from gateway.errors import NeedsLogin, RefreshFailed, RefreshTokenRejected
+
+log = logging.getLogger("subgate.accounts")
+
+RefreshFn = Callable[[str], Awaitable[dict[str, Any]]]
+"""refresh(refresh_token) -> credential fields to merge; raises RefreshTokenRejected / RefreshFailed."""
+
+EXPIRY_SKEW_SECONDS = 60.0
+FAILED_REFRESH_HOLDOFF = 300.0
+
+
+@dataclass
+class Account:
+    provider: str
+    path: Path
+    data: dict[str, Any]
+    mtime_ns: int = 0
+    needs_login: bool = False
+    rejected_refresh_token: str | None = None
+    last_error: str = ""
+    refresh_holdoff_until: float = 0.0
+
+    @property
+    def id(self) -> str:
+        """Stable and opaque: it ends up in router deployment ids, which LiteLLM puts in response ids."""
+        return hashlib.sha256(self.path.name.encode()).hexdigest()[:12]
+
+    @property
+    def email(self) -> str:
+        return str(self.data.get("email") or self.path.stem)
+
+    @property
+    def access_token(self) -> str:
+        return str(self.data.get("access_token") or "")
+
+    @property
+    def refresh_token(self) -> str:
+        return str(self.data.get("refresh_token") or "")
+
+    @property
+    def account_id(self) -> str:
+        return str(self.data.get("account_id") or "")
+
+    @property
+    def plan(self) -> str:
+        return str(self.data.get("plan_type") or self.data.get("subscriptionType") or "")
+
+    @property
+    def expires_at(self) -> float | None:
+        return parse_rfc3339(self.data.get("expired"))
+
+    @property
+    def disabled(self) -> bool:
+        return bool(self.data.get("disabled", False))
+
+    @property
+    def priority(self) -> int:
+        try:
+            return int(self.data.get("priority", 0))
+        except (TypeError, ValueError):
+            return 0
+
+    @property
+    def usable(self) -> bool:
+        return not self.needs_login and not self.disabled and bool(self.access_token or self.refresh_token)
+
+    def expired(self, skew: float = EXPIRY_SKEW_SECONDS) -> bool:
+        exp = self.expires_at
+        return exp is None or exp - skew <= time.time()
+
+    @property
+    def state(self) -> str:
+        if self.disabled:
+            return "disabled"
+        if self.needs_login:
+            return "needs-login"
+        if self.expired(0) and not self.refresh_token:
+            return "expired"
+        return "ok"
+
+
+def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+    """Never leaves a half-written token file: temp file in the same dir, fsync, rename, fsync dir."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            os.fchmod(fh.fileno(), 0o600)
+            json.dump(data, fh, indent=2)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+def credential_filename(cred: Mapping[str, Any]) -> str:
+    """The reference system's names: claude-<email>.json, codex-<email>.json."""
+    provider = str(cred.get("type") or "")
+    email = str(cred.get("email") or "").strip()
+    if not provider or not email or "/" in email or email.startswith("."):
+        raise ValueError("a credential needs a type and an email to be saved")
+    return f"{provider}-{email}.json"
+
+
+@dataclass
+class TokenStore:
+    auth_dir: Path
+    refreshers: Mapping[str, RefreshFn]
+    refresh_leads: Mapping[str, float] = field(default_factory=dict)
+    on_change: Callable[[], None] | None = None
+    _accounts: dict[str, Account] = field(default_factory=dict)
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    _dir_signature: tuple = ()
+    generation: int = 0
+
+    # ---- loading -------------------------------------------------------------------------------
+    def ensure_dir(self) -> None:
+        self.auth_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            if self.auth_dir.stat().st_mode & 0o077:
+                os.chmod(self.auth_dir, 0o700)
+        except OSError:
+            pass
+
+    def _signature(self) -> tuple:
+        try:
+            entries = sorted(
+                (p.name, p.stat().st_mtime_ns) for p in self.auth_dir.glob("*.json") if p.is_file()
+            )
+        except FileNotFoundError:
+            entries = []
+        return tuple(entries)
+
+    def scan(self) -> bool:
+        """Load new/changed/removed files; True when the set of usable accounts may have changed."""
+        signature = self._signature()
+        if signature == self._dir_signature:
+            return False
+        self._dir_signature = signature
+        seen: set[str] = set()
+        changed = False
+        for name, mtime in signature:
+            path = self.auth_dir / name
+            acct = self._accounts.get(name)
+            if acct is not None and acct.mtime_ns == mtime:
+                seen.add(name)
+                continue
+            data = self._read(path)
+            if data is None:
+                continue
+            provider = str(data.get("type") or "")
+            if provider not in self.refreshers:
+                continue
+            seen.add(name)
+            if acct is None:
+                acct = Account(provider=provider, path=path, data=data, mtime_ns=mtime)
+                self._accounts[name] = acct
+                log.info("account loaded: %s %s", provider, acct.email)
+            else:
+                self._apply_disk(acct, data, mtime)
+            changed = True
+        for name in set(self._accounts) - seen:
+            log.info("account removed: %s", self._accounts[name].email)
+            del self._accounts[name]
+            changed = True
+        if changed:
+            self.generation += 1
+            if self.on_change:
+                self.on_change()
+        return changed
+
+    def _read(self, path: Path) -> dict[str, Any] | None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            log.warning("skipping unreadable credential file %s: %s", path.name, type(exc).__name__)
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _apply_disk(self, acct: Account, data: dict[str, Any], mtime: int) -> None:
+        acct.data = data
+        acct.mtime_ns = mtime
+        if acct.needs_login and data.get("refresh_token") != acct.rejected_refresh_token:
+            acct.needs_login = False
+            acct.rejected_refresh_token = None
+            log.info("account %s has a new login; needs-login cleared", acct.email)
+
+    def _reload(self, acct: Account) -> None:
+        try:
+            mtime = acct.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return
+        if mtime != acct.mtime_ns:
+            data = self._read(acct.path)
+            if data is not None:
+                self._apply_disk(acct, data, mtime)
+
+    # ---- queries -------------------------------------------------------------------------------
+    def accounts(self, provider: str | None = None) -> list[Account]:
+        return sorted(
+            (a for a in self._accounts.values() if provider is None or a.provider == provider),
+            key=lambda a: a.path.name,
+        )
+
+    def get(self, account_id: str) -> Account | None:
+        for acct in self._accounts.values():
+            if acct.id == account_id:
+                return acct
+        return None
+
+    def find(self, provider: str, email: str) -> Account | None:
+        for acct in self._accounts.values():
+            if acct.provider == provider and acct.email.lower() == email.lower():
+                return acct
+        return None
+
+    # ---- saving --------------------------------------------------------------------------------
+    def save_credential(self, cred: Mapping[str, Any]) -> Path:
+        """Persist a fresh login; an existing file for the same account keeps its unknown keys."""
+        self.ensure_dir()
+        path = self.auth_dir / credential_filename(cred)
+        existing = self._read(path) or {}
+        merged = {**existing, **{k: v for k, v in cred.items() if v is not None}}
+        write_json_atomic(path, merged)
+        self.scan()
+        return path
+
+    def update_fields(self, acct: Account, fields: Mapping[str, Any]) -> None:
+        data = self._read(acct.path) or dict(acct.data)
+        data.update(fields)
+        write_json_atomic(acct.path, data)
+        self._apply_disk(acct, data, acct.path.stat().st_mtime_ns)
+
+    def delete(self, acct: Account) -> None:
+        acct.path.unlink(missing_ok=True)
+        self.scan()
+
+    # ---- tokens --------------------------------------------------------------------------------
+    def _lock(self, acct: Account) -> asyncio.Lock:
+        lock = self._locks.get(acct.path.name)
+        if lock is None:
+            lock = self._locks[acct.path.name] = asyncio.Lock()
+        return lock
+
+    async def token(self, acct: Account) -> str:
+        """The account's access token, refreshed first when it is (about to be) expired."""
+        if acct.needs_login:
+            raise NeedsLogin(f"{acct.provider} account {acct.email} needs a new login")
+        if acct.access_token and not acct.expired():
+            return acct.access_token
+        await self.refresh(acct)
+        return acct.access_token
+
+    async def refresh(self, acct: Account, *, failed_token: str | None = None, lead: float | None = None) -> bool:
+        """Refresh once, however many callers ask at the same time. True when a refresh happened here.
+
+        failed_token: the access token an upstream just refused; if the account has moved on to a
+        newer token meanwhile, nothing is spent. lead: refresh if expiry is within this many seconds
+        (the background loop); default: only when expired.
+        """
+        async with self._lock(acct):
+            if self._fresh_enough(acct, failed_token, lead):
+                return False
+            self.ensure_dir()
+            async with AsyncFileLock(str(acct.path) + ".lock", timeout=60):
+                self._reload(acct)  # another process may have refreshed while we waited
+                if self._fresh_enough(acct, failed_token, lead):
+                    return False
+                if acct.needs_login:
+                    raise NeedsLogin(f"{acct.provider} account {acct.email} needs a new login")
+                if time.time() < acct.refresh_holdoff_until and failed_token is None and not acct.expired(0):
+                    return False
+                return await self._spend(acct)
+
+    def _fresh_enough(self, acct: Account, failed_token: str | None, lead: float | None) -> bool:
+        if acct.needs_login:
+            return False
+        if failed_token is not None:
+            return bool(acct.access_token) and acct.access_token != failed_token
+        return bool(acct.access_token) and not acct.expired(EXPIRY_SKEW_SECONDS if lead is None else lead)
+
+    async def _spend(self, acct: Account) -> bool:
+        refresher = self.refreshers[acct.provider]
+        if not acct.refresh_token:
+            self._mark_needs_login(acct, "no refresh token in the credential file")
+            raise NeedsLogin(f"{acct.provider} account {acct.email} needs a new login")
+        spent = acct.refresh_token
+        try:
+            fields = await refresher(spent)
+        except RefreshTokenRejected as exc:
+            self._mark_needs_login(acct, str(exc))
+            raise NeedsLogin(f"{acct.provider} account {acct.email} needs a new login") from exc
+        except RefreshFailed as exc:
+            acct.last_error = str(exc)
+            acct.refresh_holdoff_until = time.time() + FAILED_REFRESH_HOLDOFF
+            log.warning("refresh failed for %s (%s): %s", acct.email, acct.provider, type(exc).__name__)
+            raise
+        data = dict(self._read(acct.path) or acct.data)
+        data.update({k: v for k, v in fields.items() if v not in (None, "")})
+        if not data.get("refresh_token"):
+            data["refresh_token"] = spent
+        data["last_refresh"] = rfc3339()
+        data.setdefault("type", acct.provider)
+        write_json_atomic(acct.path, data)
+        self._apply_disk(acct, data, acct.path.stat().st_mtime_ns)
+        acct.last_error = ""
+        acct.refresh_holdoff_until = 0.0
+        log.info("account refreshed: %s %s, expires %s", acct.provider, acct.email, data.get("expired"))
+        return True
+
+    def _mark_needs_login(self, acct: Account, reason: str) -> None:
+        if not acct.needs_login:
+            log.warning(
+                "account needs login: %s %s (the refresh token was rejected). Run `python -m gateway login %s`.",
+                acct.provider,
+                acct.email,
+                acct.provider,
+            )
+        acct.needs_login = True
+        acct.rejected_refresh_token = acct.refresh_token
+        acct.last_error = reason[:200]
+        self.generation += 1
+        if self.on_change:
+            self.on_change()
+
+    def due_for_refresh(self) -> list[Account]:
+        out = []
+        for acct in self._accounts.values():
+            lead = self.refresh_leads.get(acct.provider, 3600.0)
+            if acct.usable and acct.refresh_token and acct.expired(lead) and time.time() >= acct.refresh_holdoff_until:
+                out.append(acct)
+        return out
