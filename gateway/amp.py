@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
         uvicorn.run(
             create_app(), host=settings.host, port=settings.port, proxy_headers=False,
-            log_level="warning", lifespan="on", ws="websockets",
+            log_level="warning", lifespan="on", ws="websockets-sansio",
         )
     return 0
 

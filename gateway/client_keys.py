@@ -22,34 +22,45 @@ MISSING = "Missing API key"
 INVALID = "Invalid API key"
 
 
-def presented_key(scope: Scope) -> str | None:
+def presented_keys(scope: Scope) -> list[str]:
+    """Every credential the request carries, in the reference system's order.
+
+    All of them are tried (as CLIProxyAPI does): a client may send its vendor token in one header and
+    the gateway key in another, e.g. Authorization for Amp and x-api-key for the gateway.
+    """
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
+    out: list[str] = []
     auth = headers.get("authorization", "").strip()
     if auth:
         scheme, _, rest = auth.partition(" ")
-        return rest.strip() if scheme.lower() == "bearer" and rest else auth
-    for name in ("x-api-key", "x-goog-api-key"):
+        out.append(rest.strip() if scheme.lower() == "bearer" and rest.strip() else auth)
+    for name in ("x-goog-api-key", "x-api-key"):
         if headers.get(name, "").strip():
-            return headers[name].strip()
+            out.append(headers[name].strip())
     query = scope.get("query_string", b"").decode("latin-1")
     if query:
-        for name, value in parse_qsl(query, keep_blank_values=False):
-            if name in ("key", "auth_token") and value:
-                return value
-    return None
+        params = parse_qsl(query, keep_blank_values=False)
+        for wanted in ("key", "auth_token"):
+            out.extend(value for name, value in params if name == wanted and value)
+    return out
+
+
+def presented_key(scope: Scope) -> str | None:
+    keys = presented_keys(scope)
+    return keys[0] if keys else None
 
 
 def authenticate(scope: Scope, keys: tuple[str, ...]) -> str | None:
     """None when the request may pass, else the reason (reference wording)."""
     if not keys:
         return None
-    key = presented_key(scope)
-    if not key:
+    candidates = presented_keys(scope)
+    if not candidates:
         return MISSING
-    candidate = key.encode()
     ok = False
-    for expected in keys:  # no early exit: the time taken does not say which key matched
-        ok |= hmac.compare_digest(candidate, expected.encode())
+    for candidate in candidates:
+        for expected in keys:  # no early exit: the time taken does not say which key matched
+            ok |= hmac.compare_digest(candidate.encode(), expected.encode())
     return None if ok else INVALID
 
 

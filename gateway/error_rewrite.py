@@ -17,9 +17,21 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import request_context
-from gateway.errors import Dialect, dialect_for_path, error_body, json_bytes, no_accounts_message, retry_after_seconds
+from gateway.errors import (
+    Dialect,
+    anthropic_error_type,
+    dialect_for_path,
+    error_body,
+    json_bytes,
+    no_accounts_message,
+    retry_after_seconds,
+)
 from gateway.runtime import Runtime
 
+ANTHROPIC_ERROR_TYPES = frozenset({
+    "invalid_request_error", "authentication_error", "billing_error", "permission_error", "not_found_error",
+    "request_too_large", "rate_limit_error", "api_error", "overloaded_error", "timeout_error",
+})
 _PREFIX = re.compile(r"^(?:litellm\.\w+:\s*|\w+Exception\s*-\s*|\w+Error:\s*)+")
 _TAILS = (
     "Received Model Group=",
@@ -140,9 +152,12 @@ class ErrorRewrite:
                 err["code"] = None
             return status, {"error": err}, {}
         if isinstance(original, dict) and dialect == "anthropic" and isinstance(original.get("error"), dict):
-            err = dict(original["error"])
-            err["message"] = message
-            return status, {"type": "error", "error": err}, {}
+            # LiteLLM renders OpenAI-style {"type": "None", "param": ..., "code": "400"}: keep only a real
+            # Anthropic error type, so SDKs and Claude Code see the shape they parse.
+            kind = str(original["error"].get("type") or "")
+            if kind not in ANTHROPIC_ERROR_TYPES:
+                kind = anthropic_error_type(status)
+            return status, error_body(dialect, status, message, error_type=kind), {}
         if status >= 500 and not message:
             message = "The upstream service failed."
         return status, error_body(dialect, status, message), {}

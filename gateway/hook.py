@@ -162,7 +162,7 @@ class GatewayHook(CustomLogger):
         acct_id = info.get("gw_account") if isinstance(info, Mapping) else None
         if acct_id:
             rt = get_runtime()
-            if rt.quota.blocks:
+            if rt.quota.has_blocks():
                 acct = rt.store.get(acct_id)
                 rt.quota.clear(acct_id, label=acct.email if acct else acct_id)
         return None

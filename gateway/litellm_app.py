@@ -50,6 +50,27 @@ def replace_model_list(llm_router: Router, model_list: list[dict[str, Any]]) -> 
     llm_router.set_model_list(model_list)
 
 
+def configure_retries(llm_router: Router, retries: int) -> None:
+    """`gateway.request-retry` extra attempts on other accounts for account-level failures
+    (401 after a refresh, 403, 408, 429, 5xx, connection errors); client mistakes never retry.
+    401s must not cool an account's deployments: a burst of expired tokens would cool them all."""
+    from litellm.types.router import AllowedFailsPolicy, RetryPolicy
+
+    llm_router.num_retries = retries
+    llm_router.retry_policy = RetryPolicy(
+        BadRequestErrorRetries=0,
+        NotFoundErrorRetries=0,
+        ContentPolicyViolationErrorRetries=0,
+        AuthenticationErrorRetries=max(1, retries),
+        RateLimitErrorRetries=retries,
+        TimeoutErrorRetries=retries,
+        InternalServerErrorRetries=retries,
+        ServiceUnavailableErrorRetries=retries,
+        DefaultRetries=retries,
+    )
+    llm_router.allowed_fails_policy = AllowedFailsPolicy(AuthenticationErrorAllowedFails=1_000_000)
+
+
 def _no_sleep_before_retry(self: Router, *args: Any, **kwargs: Any) -> float:
     # Stock LiteLLM sleeps the upstream retry-after (minutes for a quota 429) while holding the
     # client when no other deployment is healthy. The gateway moves a request to the next account
@@ -69,4 +90,4 @@ def litellm_version() -> str:
     return version("litellm")
 
 
-__all__ = ["litellm", "proxy_app", "router", "config_path", "replace_model_list", "install_router_patches", "PINNED_LITELLM", "litellm_version"]
+__all__ = ["litellm", "proxy_app", "router", "config_path", "replace_model_list", "configure_retries", "install_router_patches", "PINNED_LITELLM", "litellm_version"]

@@ -14,6 +14,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any, Mapping
 
 log = logging.getLogger("subgate.quota")
@@ -99,8 +100,32 @@ def reset_time(headers: Mapping[str, str] | None, body: Any, now: float | None =
 
 @dataclass
 class QuotaBook:
+    """In-memory blocks, mirrored to auth-dir (when given) so other workers and the CLI see them."""
+
+    shared_dir: Path | None = None
     blocks: dict[str, Block] = field(default_factory=dict)
+    shared: dict[str, float] = field(default_factory=dict)
     last_reset_seen: dict[str, float] = field(default_factory=dict)
+
+    def load_shared(self) -> None:
+        if self.shared_dir is not None:
+            from gateway.quota_file import read_blocks
+
+            self.shared = read_blocks(self.shared_dir)
+
+    def _publish(self, account_id: str, until: float | None) -> None:
+        if self.shared_dir is None:
+            return
+        from gateway.quota_file import clear_block, write_blocks
+
+        try:
+            if until is None:
+                clear_block(self.shared_dir, account_id)
+                self.shared.pop(account_id, None)
+            else:
+                write_blocks(self.shared_dir, {account_id: until})
+        except OSError as exc:
+            log.warning("could not write the shared quota file: %s", exc)
 
     def block(self, account_id: str, reset_at: float | None, *, label: str = "", reason: str = "") -> float:
         now = time.time()
@@ -113,19 +138,23 @@ class QuotaBook:
         if prev is None or prev.until < reset_at:
             log.warning("account blocked: %s until %s (%s)", label or account_id, _fmt(reset_at), reason or "quota")
         self.blocks[account_id] = Block(until=max(reset_at, prev.until if prev else 0), level=level, reason=reason)
+        self._publish(account_id, self.blocks[account_id].until)
         return self.blocks[account_id].until
 
     def clear(self, account_id: str, *, label: str = "") -> None:
-        if self.blocks.pop(account_id, None) is not None:
+        if self.blocks.pop(account_id, None) is not None or account_id in self.shared:
             log.info("account block cleared: %s", label or account_id)
+            self._publish(account_id, None)
 
     def blocked_until(self, account_id: str, now: float | None = None) -> float | None:
         b = self.blocks.get(account_id)
-        if b is None:
+        until = max(b.until if b else 0.0, self.shared.get(account_id, 0.0))
+        if until <= (time.time() if now is None else now):
             return None
-        if b.until <= (time.time() if now is None else now):
-            return None
-        return b.until
+        return until
+
+    def has_blocks(self) -> bool:
+        return bool(self.blocks or self.shared)
 
     def is_blocked(self, account_id: str) -> bool:
         return self.blocked_until(account_id) is not None

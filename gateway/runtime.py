@@ -26,7 +26,7 @@ from gateway.token_store import Account, TokenStore
 
 log = logging.getLogger("subgate")
 
-SCAN_INTERVAL = 5.0
+SCAN_INTERVAL = float(os.environ.get("SUBGATE_SCAN_INTERVAL", "5"))
 
 
 @dataclass
@@ -48,8 +48,10 @@ class Runtime:
             refreshers={"claude": self._refresh_claude, "codex": self._refresh_codex},
             refresh_leads={"claude": float(self.claude.refresh_lead_seconds), "codex": float(self.codex.refresh_lead_seconds)},
         )
+        self.quota = QuotaBook(shared_dir=self.settings.auth_path)
         self.pool_names = pool_model_names(self.templates, self.api_bases)
         self.store.scan()
+        self.quota.load_shared()
 
     # ---- providers -----------------------------------------------------------------------------
     @property
@@ -120,6 +122,7 @@ class Runtime:
             return
         model_list = expand(self.templates, self.store.accounts(), self.api_bases)
         litellm_app.replace_model_list(router, model_list)
+        litellm_app.configure_retries(router, self.settings.request_retry)
         self._synced = key
         log.info("router: %d deployments for %d accounts", len(model_list), len(self.store.accounts()))
 
@@ -136,6 +139,7 @@ class Runtime:
             try:
                 if self.store.scan():
                     self.sync_router()
+                self.quota.load_shared()
                 for acct in self.store.due_for_refresh():
                     lead = self.store.refresh_leads.get(acct.provider, 3600.0)
                     try:

@@ -35,6 +35,13 @@ RefreshFn = Callable[[str], Awaitable[dict[str, Any]]]
 
 EXPIRY_SKEW_SECONDS = 60.0
 FAILED_REFRESH_HOLDOFF = 300.0
+# Fingerprint of the refresh token the server refused, kept in the credential file so other workers and
+# `python -m gateway accounts` see needs-login too; a new login (another refresh token) no longer matches.
+NEEDS_LOGIN_KEY = "subgate_needs_login"
+
+
+def token_fingerprint(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -47,6 +54,7 @@ class Account:
     rejected_refresh_token: str | None = None
     last_error: str = ""
     refresh_holdoff_until: float = 0.0
+    refresh_failures: int = 0
 
     @property
     def id(self) -> str:
@@ -198,8 +206,7 @@ class TokenStore:
                 acct = Account(provider=provider, path=path, data=data, mtime_ns=mtime)
                 self._accounts[name] = acct
                 log.info("account loaded: %s %s", provider, acct.email)
-            else:
-                self._apply_disk(acct, data, mtime)
+            self._apply_disk(acct, data, mtime)
             changed = True
         for name in set(self._accounts) - seen:
             log.info("account removed: %s", self._accounts[name].email)
@@ -224,7 +231,11 @@ class TokenStore:
     def _apply_disk(self, acct: Account, data: dict[str, Any], mtime: int) -> None:
         acct.data = data
         acct.mtime_ns = mtime
-        if acct.needs_login and data.get("refresh_token") != acct.rejected_refresh_token:
+        marker = data.get(NEEDS_LOGIN_KEY)
+        if marker and acct.refresh_token and marker == token_fingerprint(acct.refresh_token):
+            acct.needs_login = True  # refused earlier, maybe by another process
+            acct.rejected_refresh_token = acct.refresh_token
+        elif acct.needs_login and data.get("refresh_token") != acct.rejected_refresh_token:
             acct.needs_login = False
             acct.rejected_refresh_token = None
             log.info("account %s has a new login; needs-login cleared", acct.email)
@@ -265,6 +276,7 @@ class TokenStore:
         path = self.auth_dir / credential_filename(cred)
         existing = self._read(path) or {}
         merged = {**existing, **{k: v for k, v in cred.items() if v is not None}}
+        merged.pop(NEEDS_LOGIN_KEY, None)  # a fresh login is the cure
         write_json_atomic(path, merged)
         self.scan()
         return path
@@ -302,9 +314,14 @@ class TokenStore:
         newer token meanwhile, nothing is spent. lead: refresh if expiry is within this many seconds
         (the background loop); default: only when expired.
         """
+        failures_before = acct.refresh_failures
         async with self._lock(acct):
             if self._fresh_enough(acct, failed_token, lead):
                 return False
+            if acct.refresh_failures != failures_before:
+                # The refresh this caller queued behind just failed: share its outcome instead of
+                # hitting a failing token endpoint once per waiting request.
+                raise RefreshFailed(acct.last_error or f"{acct.provider} token refresh failed")
             self.ensure_dir()
             async with AsyncFileLock(str(acct.path) + ".lock", timeout=60):
                 self._reload(acct)  # another process may have refreshed while we waited
@@ -335,6 +352,7 @@ class TokenStore:
             self._mark_needs_login(acct, str(exc))
             raise NeedsLogin(f"{acct.provider} account {acct.email} needs a new login") from exc
         except RefreshFailed as exc:
+            acct.refresh_failures += 1
             acct.last_error = str(exc)
             acct.refresh_holdoff_until = time.time() + FAILED_REFRESH_HOLDOFF
             log.warning("refresh failed for %s (%s): %s", acct.email, acct.provider, type(exc).__name__)
@@ -363,6 +381,15 @@ class TokenStore:
         acct.needs_login = True
         acct.rejected_refresh_token = acct.refresh_token
         acct.last_error = reason[:200]
+        if acct.refresh_token:
+            try:
+                data = dict(self._read(acct.path) or acct.data)
+                if data.get("refresh_token") == acct.refresh_token:
+                    data[NEEDS_LOGIN_KEY] = token_fingerprint(acct.refresh_token)
+                    write_json_atomic(acct.path, data)
+                    acct.data, acct.mtime_ns = data, acct.path.stat().st_mtime_ns
+            except OSError as exc:
+                log.warning("could not record needs-login in %s: %s", acct.path.name, type(exc).__name__)
         self.generation += 1
         if self.on_change:
             self.on_change()
