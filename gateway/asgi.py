@@ -62,10 +62,7 @@ class AfterStartup:
 
 
 def _amp_layer(inner: ASGIApp, rt: Runtime) -> tuple[ASGIApp, Any]:
-    try:  # TEMPORARY until amp/ lands
-        from amp import build_amp_app, is_management_path
-    except ImportError:
-        return inner, lambda path: False
+    from amp import build_amp_app, is_management_path
 
     app = build_amp_app(
         inner,

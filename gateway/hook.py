@@ -20,6 +20,8 @@ from gateway import request_context
 from gateway.errors import NeedsLogin, RefreshFailed
 from gateway.quota import reset_time
 from gateway.runtime import get_runtime
+from gateway.selection import candidates_from
+from gateway.session import session_id
 
 import litellm  # noqa: E402
 from litellm.integrations.custom_logger import CustomLogger  # noqa: E402
@@ -57,6 +59,9 @@ class GatewayHook(CustomLogger):
         facts = request_context.current()
         facts.model = str(data.get("model") or "")
         facts.provider = rt.provider_for_model(facts.model)
+        request = data.get("proxy_server_request")
+        headers = request.get("headers") if isinstance(request, Mapping) else None
+        facts.session_id = session_id(headers if isinstance(headers, Mapping) else {}, data)
         return data
 
     async def async_filter_deployments(
@@ -69,26 +74,32 @@ class GatewayHook(CustomLogger):
     ) -> list[dict]:
         rt = get_runtime()
         facts = request_context.current()
-        keep: list[dict] = []
+        plain = [d for d in healthy_deployments if not (d.get("model_info") or {}).get("gw_account")]
+        if plain:  # an ordinary LiteLLM entry (API key in the YAML): not ours to choose
+            return healthy_deployments
         blocked: list[float] = []
-        for dep in healthy_deployments:
-            info = dep.get("model_info") or {}
-            acct_id = info.get("gw_account")
-            if not acct_id:
-                keep.append(dep)
-                continue
+
+        def describe(acct_id: str) -> tuple[str, int] | None:
             acct = rt.store.get(acct_id)
             if acct is None or not acct.usable:
-                continue
+                return None
             until = rt.quota.blocked_until(acct_id)
             if until is not None:
                 blocked.append(until)
-                continue
-            keep.append(dep)
-        if not keep and healthy_deployments:
-            facts.blocked_until = min(blocked) if blocked else None
-            facts.no_account = not blocked
-        return keep
+                return None
+            return acct.path.name, acct.priority
+
+        candidates = candidates_from(healthy_deployments, describe)
+        provider = facts.provider or ((healthy_deployments[0].get("model_info") or {}).get("gw_provider") if healthy_deployments else "")
+        chosen = rt.selector.choose(
+            model, candidates, tried=set(facts.accounts_tried), session=facts.session_id, provider=str(provider or "")
+        )
+        if chosen is None:
+            if healthy_deployments:
+                facts.blocked_until = min(blocked) if blocked else None
+                facts.no_account = not blocked
+            return []
+        return [chosen.deployment]
 
     async def async_pre_call_deployment_hook(self, kwargs: dict[str, Any], call_type: Any) -> dict | None:
         info = kwargs.get("model_info") or {}
@@ -109,7 +120,7 @@ class GatewayHook(CustomLogger):
             raise litellm.ServiceUnavailableError(
                 message=f"could not refresh the {provider} token: {exc}", llm_provider=provider, model=model
             ) from None
-        request_context.current().accounts_tried.append(acct.email)
+        request_context.current().accounts_tried.append(acct.id)
         ct = _call_type(call_type)
         if provider == "claude":
             from custom_providers.claude.shaping import prepare_call

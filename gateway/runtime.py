@@ -22,6 +22,7 @@ from custom_providers.codex.settings import CodexSettings, codex_settings
 from gateway.config import GatewaySettings, load_settings, read_yaml
 from gateway.deployments import expand, pool_model_names
 from gateway.quota import QuotaBook
+from gateway.selection import Selector
 from gateway.token_store import Account, TokenStore
 
 log = logging.getLogger("subgate")
@@ -41,6 +42,7 @@ class Runtime:
     _synced: tuple[int, int] = (-1, -1)
     _task: asyncio.Task | None = None
     pool_names: dict[str, str] = field(default_factory=dict)
+    selector: Selector = field(default_factory=Selector)
 
     def __post_init__(self) -> None:
         self.store = TokenStore(
@@ -49,6 +51,7 @@ class Runtime:
             refresh_leads={"claude": float(self.claude.refresh_lead_seconds), "codex": float(self.codex.refresh_lead_seconds)},
         )
         self.quota = QuotaBook(shared_dir=self.settings.auth_path)
+        self.selector = Selector(strategy=self.settings.routing_strategy)
         self.pool_names = pool_model_names(self.templates, self.api_bases)
         self.store.scan()
         self.quota.load_shared()
