@@ -67,6 +67,22 @@ def codex_stack() -> Iterator[CodexStack]:
         yield CodexStack(book, oauth, api, o.url, a.url)
 
 
+@dataclass
+class AmpStack:
+    recorder: Any
+    url: str
+    key: str = "amp-upstream-secret-key"
+
+
+@pytest.fixture(scope="session")
+def amp_stack() -> Iterator[AmpStack]:
+    from tests.fakes.ampcode import create_app
+
+    app, recorder = create_app()
+    with ServerThread(app) as srv:
+        yield AmpStack(recorder, srv.url)
+
+
 @pytest.fixture(scope="session")
 def auth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("auth")
@@ -74,7 +90,7 @@ def auth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def gateway_env(claude: ClaudeStack, codex: CodexStack, auth: Path) -> dict[str, str]:
+def gateway_env(claude: ClaudeStack, codex: CodexStack, auth: Path, amp: AmpStack | None = None) -> dict[str, str]:
     return {
         "SUBGATE_AUTH_DIR": str(auth),
         "SUBGATE_SCAN_INTERVAL": str(SCAN_INTERVAL),
@@ -85,16 +101,17 @@ def gateway_env(claude: ClaudeStack, codex: CodexStack, auth: Path) -> dict[str,
         "SUBGATE_CODEX_API_BASE": codex.api_url + "/backend-api/codex",
         "SUBGATE_CODEX_TOKEN_URL": codex.oauth_url + "/oauth/token",
         "SUBGATE_CODEX_AUTHORIZE_URL": codex.oauth_url + "/oauth/authorize",
-        "SUBGATE_AMP_UPSTREAM_URL": "",
+        "SUBGATE_AMP_UPSTREAM_URL": amp.url if amp else "",
+        "AMP_API_KEY": amp.key if amp else "",
         "HOME": str(auth.parent),
     }
 
 
 @pytest.fixture(scope="session")
-def gateway(claude_stack: ClaudeStack, codex_stack: CodexStack, auth_dir: Path,
+def gateway(claude_stack: ClaudeStack, codex_stack: CodexStack, amp_stack: AmpStack, auth_dir: Path,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     log = tmp_path_factory.mktemp("logs") / "gateway.log"
-    with GatewayProcess(gateway_env(claude_stack, codex_stack, auth_dir), log_path=log) as gw:
+    with GatewayProcess(gateway_env(claude_stack, codex_stack, auth_dir, amp_stack), log_path=log) as gw:
         yield gw
 
 
