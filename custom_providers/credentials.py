@@ -6,6 +6,7 @@ providers' OAuth clients return plain dicts in that file shape; gateway.token_st
 
 from __future__ import annotations
 
+import itertools
 import time
 from datetime import datetime, timezone
 
@@ -23,7 +24,7 @@ def parse_rfc3339(value: str | None) -> float | None:
     # Go writes nanoseconds (".123456789"), Python parses at most microseconds.
     if "." in text:
         head, _, rest = text.partition(".")
-        digits = "".join(c for c in rest if c.isdigit())
+        digits = "".join(itertools.takewhile(str.isdigit, rest))  # stop at the zone: "+02:00" is not a fraction
         tail = rest[len(digits):]
         text = f"{head}.{digits[:6].ljust(6, '0')}{tail}"
     try:

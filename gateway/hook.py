@@ -179,5 +179,17 @@ class GatewayHook(CustomLogger):
         return None
 
 
+def _register_providers() -> None:
+    """Install the Codex provider subclasses before LiteLLM builds deployments from the YAML."""
+    from custom_providers.codex.litellm_adapter import register
+
+    try:
+        settings = get_runtime().codex
+    except Exception:  # the YAML may not be readable yet; the defaults serve until it is
+        settings = None
+    register(settings)
+
+
 proxy_hook = GatewayHook()
 litellm_app.install_router_patches()
+_register_providers()

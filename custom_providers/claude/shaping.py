@@ -79,6 +79,27 @@ def _strip_beta_headers(headers: Any) -> None:
                 del headers[key]
 
 
+# reasoning_effort -> thinking budget (CLIProxyAPI's table); max_tokens must stay above the budget.
+EFFORT_BUDGETS = {"minimal": 512, "low": 1024, "medium": 8192, "high": 24576, "xhigh": 32768}
+MAX_TOKENS_HEADROOM = 4096
+
+
+def effort_to_thinking(kwargs: dict[str, Any]) -> None:
+    """Chat callers' reasoning_effort as an explicit thinking budget that the upstream accepts."""
+    effort = kwargs.pop("reasoning_effort", None)
+    if not effort or kwargs.get("thinking"):
+        return
+    effort = str(effort).lower()
+    if effort == "none":
+        return
+    budget = EFFORT_BUDGETS.get(effort, EFFORT_BUDGETS["medium"])
+    kwargs["thinking"] = {"type": "enabled", "budget_tokens": budget}
+    max_tokens = kwargs.get("max_tokens") or kwargs.get("max_completion_tokens")
+    if not isinstance(max_tokens, int) or max_tokens <= budget:
+        kwargs["max_tokens"] = budget + MAX_TOKENS_HEADROOM
+        kwargs.pop("max_completion_tokens", None)
+
+
 def prepare_call(kwargs: dict[str, Any], call_type: str, *, access_token: str, user_agent: str) -> None:
     """Per attempt, after the router picked a Claude account (called from the gateway's hook)."""
     kwargs["api_key"] = access_token
@@ -95,3 +116,4 @@ def prepare_call(kwargs: dict[str, Any], call_type: str, *, access_token: str, u
         kwargs["system"] = with_identity(kwargs.get("system"))
     elif isinstance(kwargs.get("messages"), list):
         kwargs["messages"] = with_identity_messages(kwargs["messages"])
+        effort_to_thinking(kwargs)
