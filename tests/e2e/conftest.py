@@ -178,11 +178,13 @@ class Accounts:
 def accounts(auth_dir: Path, claude_stack: ClaudeStack, codex_stack: CodexStack, gateway: GatewayProcess) -> Iterator[Accounts]:
     acc = Accounts(auth_dir, claude_stack, codex_stack)
     claude_stack.api.clear_modes()
+    codex_stack.api.clear_modes()
     try:
         yield acc
     finally:
         acc.cleanup()
         claude_stack.api.clear_modes()
+        codex_stack.api.clear_modes()
 
 
 @pytest.hookimpl(hookwrapper=True)
