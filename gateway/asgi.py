@@ -77,6 +77,7 @@ def build_app(rt: Runtime, litellm_app: ASGIApp) -> ASGIApp:
     app: ASGIApp = ErrorRewrite(litellm_app, rt)
     app = LocalRoutes(app, rt)
     app = CodexNativeAlias(app)
-    app, exempt = _amp_layer(app, rt)
-    app = ClientKeyCheck(app, lambda: rt.settings.api_keys, exempt)
+    app, amp_exempt = _amp_layer(app, rt)
+    # /health is liveness for service managers and load balancers; it reveals nothing.
+    app = ClientKeyCheck(app, lambda: rt.settings.api_keys, lambda path: path == "/health" or amp_exempt(path))
     return AfterStartup(app, rt)

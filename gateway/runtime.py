@@ -12,14 +12,15 @@ import fnmatch
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from custom_providers.claude.settings import ClaudeSettings, claude_settings
 from custom_providers.codex.settings import CodexSettings, codex_settings
-from gateway.config import GatewaySettings, load_settings, read_yaml
+from gateway.config import ConfigError, GatewaySettings, load_settings, read_yaml, settings_from_yaml
 from gateway.deployments import expand, pool_model_names
 from gateway.quota import QuotaBook
 from gateway.selection import Selector
@@ -43,6 +44,7 @@ class Runtime:
     _task: asyncio.Task | None = None
     pool_names: dict[str, str] = field(default_factory=dict)
     selector: Selector = field(default_factory=Selector)
+    _config_mtime: int = 0
 
     def __post_init__(self) -> None:
         self.store = TokenStore(
@@ -55,6 +57,7 @@ class Runtime:
         self.pool_names = pool_model_names(self.templates, self.api_bases)
         self.store.scan()
         self.quota.load_shared()
+        self._config_mtime = self._config_stamp()
 
     # ---- providers -----------------------------------------------------------------------------
     @property
@@ -129,6 +132,42 @@ class Runtime:
         self._synced = key
         log.info("router: %d deployments for %d accounts", len(model_list), len(self.store.accounts()))
 
+    # ---- config reload -------------------------------------------------------------------------
+    def _config_stamp(self) -> int:
+        try:
+            return Path(self.settings.config_path).stat().st_mtime_ns
+        except OSError:
+            return 0
+
+    def reload_config_if_changed(self) -> bool:
+        """Apply edits of the YAML without a restart (host, port and auth-dir still need one)."""
+        stamp = self._config_stamp()
+        if stamp == self._config_mtime or stamp == 0:
+            return False
+        self._config_mtime = stamp
+        path = self.settings.config_path
+        try:
+            data = read_yaml(path)
+            new = settings_from_yaml(data, config_path=path)
+        except ConfigError as exc:
+            log.warning("config change in %s not applied: %s", path, exc)
+            return False
+        old = self.settings
+        self.settings = replace(new, host=old.host, port=old.port, auth_dir=old.auth_dir)
+        for name in ("api_keys", "request_retry", "routing_strategy", "debug"):
+            if getattr(old, name) != getattr(new, name):
+                log.info("config reloaded: %s changed", name.replace("_", "-"))
+        if old.amp != new.amp:
+            log.info("config reloaded: amp settings changed (upstream-url %s -> %s)", old.amp.upstream_url or "-", new.amp.upstream_url or "-")
+        self.selector.strategy = new.routing_strategy
+        templates = [dict(e) for e in data.get("model_list") or [] if isinstance(e, dict)]
+        if templates != self.templates or old.request_retry != new.request_retry:
+            self.templates = templates
+            self.pool_names = pool_model_names(templates, self.api_bases)
+            self._synced = (-1, -1)
+            self.sync_router()
+        return True
+
     # ---- background ----------------------------------------------------------------------------
     def ensure_started(self) -> None:
         if self._task is None or self._task.done():
@@ -143,6 +182,7 @@ class Runtime:
                 if self.store.scan():
                     self.sync_router()
                 self.quota.load_shared()
+                self.reload_config_if_changed()
                 for acct in self.store.due_for_refresh():
                     lead = self.store.refresh_leads.get(acct.provider, 3600.0)
                     try:
