@@ -55,6 +55,7 @@ class GatewayHook(CustomLogger):
     async def async_pre_call_hook(self, user_api_key_dict: Any, cache: Any, data: dict, call_type: Any) -> dict:
         rt = get_runtime()
         rt.ensure_started()
+        rt.refresh_accounts()
         rt.sync_router()
         facts = request_context.current()
         facts.model = str(data.get("model") or "")

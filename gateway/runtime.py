@@ -45,6 +45,7 @@ class Runtime:
     pool_names: dict[str, str] = field(default_factory=dict)
     selector: Selector = field(default_factory=Selector)
     _config_mtime: int = 0
+    _last_scan: float = 0.0
 
     def __post_init__(self) -> None:
         self.store = TokenStore(
@@ -168,6 +169,15 @@ class Runtime:
             self.sync_router()
         return True
 
+    def refresh_accounts(self, *, force: bool = False) -> None:
+        """Pick up logins made since the last look (at most once per scan interval)."""
+        now = time.monotonic()
+        if not force and now - self._last_scan < SCAN_INTERVAL:
+            return
+        self._last_scan = now
+        if self.store.scan():
+            self.sync_router()
+
     # ---- background ----------------------------------------------------------------------------
     def ensure_started(self) -> None:
         if self._task is None or self._task.done():
@@ -179,8 +189,7 @@ class Runtime:
     async def _loop(self) -> None:
         while True:
             try:
-                if self.store.scan():
-                    self.sync_router()
+                self.refresh_accounts(force=True)
                 self.quota.load_shared()
                 self.reload_config_if_changed()
                 for acct in self.store.due_for_refresh():
