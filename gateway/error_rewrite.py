@@ -24,9 +24,11 @@ from gateway.errors import (
     error_body,
     json_bytes,
     no_accounts_message,
+    openai_error_type,
     retry_after_seconds,
 )
 from gateway.runtime import Runtime
+from gateway.stream_errors import CUT, UNREACHABLE, clean_stream_chunk, transport_message
 
 ANTHROPIC_ERROR_TYPES = frozenset({
     "invalid_request_error", "authentication_error", "billing_error", "permission_error", "not_found_error",
@@ -40,12 +42,17 @@ _TAILS = (
     ". Received Model Group",
     "No fallback model group found",
     "Available Model Group Fallbacks",
+    "\n\nLiteLLM: model group",
+    "LiteLLM: model group",
 )
 
 
 def clean_message(message: str) -> str:
     """The upstream's own message, without LiteLLM's wrapping."""
     text = str(message or "").strip()
+    plain = transport_message(text)
+    if plain is not None:
+        return plain
     text = _PREFIX.sub("", text)
     for tail in _TAILS:
         cut = text.find(tail)
@@ -92,13 +99,22 @@ class ErrorRewrite:
         start: Message | None = None
         chunks: list[bytes] = []
 
+        streaming = False
+
         async def capture(message: Message) -> None:
-            nonlocal start
+            nonlocal start, streaming
             if message["type"] == "http.response.start":
-                if message["status"] < 400 or _is_stream(message):
+                if _is_stream(message):
+                    streaming = True
+                if message["status"] < 400 or streaming:
                     await send(message)
                     return
                 start = message
+                return
+            if streaming and message["type"] == "http.response.body":
+                body = message.get("body", b"")
+                cleaned = clean_stream_chunk(body)
+                await send(message if cleaned is body else {**message, "body": cleaned})
                 return
             if message["type"] == "http.response.body" and start is not None:
                 chunks.append(message.get("body", b""))
@@ -141,7 +157,9 @@ class ErrorRewrite:
         reset = facts.blocked_until or (self.rt.earliest_reset(provider) if provider else None)
         if status == 429 or (reset is not None and status in (429, 503)):
             return self._rate_limited(dialect, model, provider, reset, message)
-        if status == 400 and "Invalid model name" in message or "no healthy deployments" in message.lower():
+        if message in (CUT, UNREACHABLE) and status >= 500:
+            return 502, error_body(dialect, 502, message, code="upstream_unavailable"), {}
+        if (status == 400 and "Invalid model name" in message) or "no healthy deployments" in message.lower():
             known = ", ".join(name for name in self.rt.pool_names)
             text = f"The model `{model}` is not served by this gateway. Known models: {known}"
             return 404, error_body(dialect, 404, text, code="model_not_found"), {}
@@ -150,6 +168,8 @@ class ErrorRewrite:
             err["message"] = message
             if str(err.get("code")) == str(status):
                 err["code"] = None
+            if not err.get("type") or err.get("type") == "None":
+                err["type"] = openai_error_type(status)
             return status, {"error": err}, {}
         if isinstance(original, dict) and dialect == "anthropic" and isinstance(original.get("error"), dict):
             # LiteLLM renders OpenAI-style {"type": "None", "param": ..., "code": "400"}: keep only a real

@@ -146,3 +146,25 @@ def test_models_kept_while_accounts_only_cool_down(gateway, accounts, claude_sta
         ask(gateway)
     ids = [m.id for m in openai.OpenAI(base_url=gateway.url + "/v1", api_key="k").models.list().data]
     assert MODEL in ids
+
+
+@pytest.mark.parametrize("provider,path,body", [
+    ("claude", "/v1/messages", {"model": MODEL, "max_tokens": 64, "messages": MSG, "stream": True}),
+    ("codex", "/v1/responses", {"model": "gpt-5.1", "input": "x", "stream": True}),
+    ("codex", "/v1/chat/completions", {"model": "gpt-5.1", "messages": MSG, "stream": True}),
+    ("claude", "/v1/chat/completions", {"model": MODEL, "messages": MSG, "stream": True}),
+])
+def test_mid_stream_cut_reads_as_plain_words(gateway, accounts, claude_stack, codex_stack, provider, path, body):
+    acct = accounts.add(provider)
+    fake = claude_stack.api if provider == "claude" else codex_stack.api
+    fake.set_mode(acct.email, {"mode": "cut_after", "events": 3})
+    t0 = time.monotonic()
+    with httpx.stream("POST", gateway.url + path, json=body, timeout=20,
+                      headers={"anthropic-version": "2023-06-01"}) as r:
+        data = b"".join(r.iter_bytes())
+    assert time.monotonic() - t0 < 5
+    assert b"connection closed before the response was complete" in data
+    for internal in (b"TransferEncodingError", b"aiohttp", b"LiteLLM", b"litellm."):
+        assert internal not in data
+    if r.status_code != 200:
+        assert r.status_code == 502
