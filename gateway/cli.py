@@ -1,4 +1,4 @@
-"""`python -m gateway ...`: logins, imports and the account table.
+"""`python -m gateway ...`: logins, imports, the account table, client setup, doctor and `serve`.
 
 Also accepts CLIProxyAPI's flags (`--claude-login`, `--codex-login`, `--no-browser`) for muscle
 memory. The OAuth flows live in custom_providers; this module only parses arguments, runs them and
@@ -12,6 +12,7 @@ import asyncio
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any, Sequence
 
 from gateway.config import ConfigError, load_settings
@@ -70,6 +71,20 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--email", default=None, help="claude only: the account email, if the profile lookup fails")
 
     sub.add_parser("accounts", help="show each account's state, plan and token expiry")
+
+    factory = sub.add_parser("factory-config", help="add the gateway's models to Factory droid's ~/.factory/config.json")
+    factory.add_argument("--port", type=int, default=None, help="gateway port in the base URLs (default from config: 8317)")
+    factory.add_argument("--path", default=None, help="Factory config file (default ~/.factory/config.json)")
+    factory.add_argument("--only", default=None, help="comma-separated model names (default: every explicit entry)")
+    factory.add_argument("--dry-run", action="store_true", help="print the resulting JSON, write nothing")
+
+    amp = sub.add_parser("amp-setup", help='point the Amp CLI at the gateway ("amp.url" in ~/.config/amp/settings.json)')
+    amp.add_argument("--url", default=None, help="gateway URL (default http://localhost:<port from config>)")
+    amp.add_argument("--path", default=None, help="Amp settings file (default ~/.config/amp/settings.json)")
+
+    sub.add_parser("doctor", help="check config, port, auth-dir permissions, accounts, Amp secret, LiteLLM version")
+    # Only listed here for --help: main() hands `serve ...` to gateway.amp's own parser before parsing.
+    sub.add_parser("serve", help="run the gateway (same as python -m gateway.amp; see `serve --help`)", add_help=False)
     return p
 
 
@@ -109,19 +124,106 @@ async def _login(args: argparse.Namespace) -> int:
 async def _import(args: argparse.Namespace) -> int:
     import httpx
 
+    from custom_providers.credentials import parse_rfc3339
+    from gateway.token_store import credential_filename
+
     settings, store, (claude, codex) = _stores()
     if args.provider == "claude":
         from custom_providers.claude.login_import import import_claude_code_login
 
+        source = os.path.expanduser(args.path or claude.credentials_file)
+        print(f"Reading the Claude Code login in {source}")
+        if not args.email:
+            print("Looking up the account's email at the Claude profile endpoint")
         async with httpx.AsyncClient(timeout=30) as http:
             cred = await import_claude_code_login(args.path, settings=claude, http=http, email=args.email)
     else:
         from custom_providers.codex.login_import import import_codex_cli_login
 
+        source = os.path.expanduser(args.path or codex.auth_file)
+        print(f"Reading the Codex CLI login in {source}")
         cred = import_codex_cli_login(args.path, settings=codex)
+    existed = (settings.auth_path / credential_filename(cred)).exists()
     path = store.save_credential(cred)
-    print(f"Imported {args.provider} login for {cred.get('email')} into {path}")
+    verb = "Updated" if existed else "Imported"
+    print(f"{verb} {args.provider} login for {cred.get('email')} into {path}")
+    print(f"Token expires {_fmt_time(parse_rfc3339(cred.get('expired')))}; the gateway refreshes it by itself.")
+    tool = "Claude Code" if args.provider == "claude" else "Codex CLI"
+    print(f"Note: {tool} and subgate now share one refresh token; whichever refreshes second is logged out.")
     return 0
+
+
+def _factory_config(args: argparse.Namespace) -> int:
+    from gateway.config import read_yaml
+    from gateway.factory_config import DEFAULT_FACTORY_CONFIG, factory_entries, gateway_api_key, render, update_factory_config
+
+    settings = load_settings()
+    templates = [e for e in read_yaml(settings.config_path).get("model_list") or [] if isinstance(e, dict)]
+    only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
+    port = args.port or settings.port
+    ours = factory_entries(templates, port=port, api_key=gateway_api_key(settings.api_keys), only=only)
+    target = os.path.expanduser(args.path or DEFAULT_FACTORY_CONFIG)
+    result = update_factory_config(target, ours, dry_run=args.dry_run)
+    claude = sum(1 for e in ours if e["provider"] == "anthropic")
+    summary = (f"{len(ours)} subgate models ({claude} Claude, {len(ours) - claude} GPT) on port {port} from "
+               f"{settings.config_path}: {result.added} added, {result.updated} updated, {result.unchanged} unchanged; "
+               f"{result.kept} other entries kept")
+    if args.dry_run:
+        sys.stdout.write(render(result.config))
+        print(f"Dry run, {target} not written. {summary}", file=sys.stderr)
+        return 0
+    print(f"Wrote {target}: {summary}")
+    if not settings.api_keys:
+        print('api_key is "dummy-not-used": the gateway has no gateway.api-keys, so any key works on loopback.')
+    print("In droid, pick them with /model (listed under custom models, names ending in [Proxy]).")
+    return 0
+
+
+def _amp_setup(args: argparse.Namespace) -> int:
+    import json
+
+    from amp.settings_file import AMP_URL_KEY, DEFAULT_AMP_SETTINGS, write_amp_url
+
+    url = args.url or f"http://localhost:{load_settings().port}"
+    target = os.path.expanduser(args.path or DEFAULT_AMP_SETTINGS)
+    previous = None
+    try:
+        previous = json.loads(Path(target).read_text(encoding="utf-8")).get(AMP_URL_KEY)
+    except (OSError, ValueError, AttributeError):
+        pass  # missing or unreadable: write_amp_url creates it or explains what is wrong
+    path = write_amp_url(url, target)
+    if previous == url:
+        print(f'{path} already has "{AMP_URL_KEY}": "{url}" (other settings untouched)')
+    elif previous:
+        print(f'Changed "{AMP_URL_KEY}" in {path} from {previous} to {url} (other settings kept)')
+    else:
+        print(f'Set "{AMP_URL_KEY}": "{url}" in {path} (other settings kept)')
+    print(f"Alternative without the file: export AMP_URL={url}")
+    return 0
+
+
+def _doctor() -> int:
+    from gateway.doctor import report, run_checks
+
+    return report(run_checks())
+
+
+def _serve_argv(argv: Sequence[str]) -> list[str] | None:
+    """`[--config X] serve ...` -> gateway.amp's arguments, or None when the command is not `serve`."""
+    front: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--config" and i + 1 < len(argv):
+            front += argv[i : i + 2]
+            i += 2
+        elif argv[i].startswith("--config="):
+            front.append(argv[i])
+            i += 1
+        else:
+            break
+    if i < len(argv) and argv[i] == "serve":
+        return front + list(argv[i + 1 :])
+    return None
 
 
 def _fmt_time(ts: float | None) -> str:
@@ -160,7 +262,13 @@ def _accounts() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(_normalise(sys.argv[1:] if argv is None else argv))
+    argv = _normalise(sys.argv[1:] if argv is None else argv)
+    serve = _serve_argv(argv)
+    if serve is not None:
+        from gateway.amp import main as serve_main
+
+        return serve_main(serve)
+    args = build_parser().parse_args(argv)
     if args.config:
         os.environ["SUBGATE_CONFIG"] = os.path.abspath(args.config)
     try:
@@ -170,6 +278,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_import(args))
         if args.command == "accounts":
             return _accounts()
+        if args.command == "factory-config":
+            return _factory_config(args)
+        if args.command == "amp-setup":
+            return _amp_setup(args)
+        if args.command == "doctor":
+            return _doctor()
     except ConfigError as exc:
         print(f"subgate: {exc}", file=sys.stderr)
         return 2

@@ -16,7 +16,31 @@ from typing import Any, Mapping
 
 import yaml
 
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "litellm.yaml"
+
+def _default_config_path() -> Path:
+    """config/litellm.yaml of the checkout; when installed from a wheel (pipx), the copy it ships.
+
+    pyproject.toml installs config/litellm.yaml as a data file (<prefix>/share/subgate/litellm.yaml), so the
+    repo's file stays the only source of truth; the wheel's RECORD says where it landed (venv, --user, pipx).
+    """
+    checkout = Path(__file__).resolve().parent.parent / "config" / "litellm.yaml"
+    if checkout.is_file():
+        return checkout
+    from importlib import metadata
+
+    try:
+        files = metadata.distribution("subgate").files or []
+    except metadata.PackageNotFoundError:
+        return checkout
+    for file in files:
+        if file.name == "litellm.yaml" and file.parts[-2:-1] == ("subgate",):
+            installed = Path(str(file.locate())).resolve()
+            if installed.is_file():
+                return installed
+    return checkout
+
+
+DEFAULT_CONFIG_PATH = _default_config_path()
 DEFAULT_PORT = 8317
 DEFAULT_AUTH_DIR = "~/.cli-proxy-api"
 DEFAULT_AMP_UPSTREAM = "https://ampcode.com"

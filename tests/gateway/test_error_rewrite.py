@@ -40,8 +40,9 @@ def test_litellm_prefix_and_tails_are_stripped_from_plain_text() -> None:
     text = ("litellm.BadRequestError: AnthropicException - prompt is too long: 250000 tokens > 200000 maximum. "
             + LITELLM_TAIL)
     assert clean_message(text) == "prompt is too long: 250000 tokens > 200000 maximum"
+    # transport failures read as plain words, not as the HTTP client's exception text
     assert clean_message("litellm.APIConnectionError: ChatgptException - Connection reset LiteLLM Retried: 3 times") == (
-        "Connection reset")
+        "The upstream connection closed before the response was complete; retry the request.")
     assert clean_message("litellm.RateLimitError: AnthropicException - slow down") == "slow down"
 
 
