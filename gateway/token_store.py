@@ -20,6 +20,7 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
 
@@ -56,7 +57,7 @@ class Account:
     refresh_holdoff_until: float = 0.0
     refresh_failures: int = 0
 
-    @property
+    @cached_property
     def id(self) -> str:
         """Stable and opaque: it ends up in router deployment ids, which LiteLLM puts in response ids."""
         return hashlib.sha256(self.path.name.encode()).hexdigest()[:12]
@@ -83,7 +84,12 @@ class Account:
 
     @property
     def expires_at(self) -> float | None:
-        return parse_rfc3339(self.data.get("expired"))
+        raw = self.data.get("expired")
+        cached = self.__dict__.get("_expiry_cache")
+        if cached is None or cached[0] != raw:  # parsed once per value, not on every request
+            cached = (raw, parse_rfc3339(raw))
+            self.__dict__["_expiry_cache"] = cached
+        return cached[1]
 
     @property
     def disabled(self) -> bool:
@@ -258,7 +264,7 @@ class TokenStore:
         )
 
     def get(self, account_id: str) -> Account | None:
-        for acct in self._accounts.values():
+        for acct in self._accounts.values():  # a handful of accounts; ids are cached per Account
             if acct.id == account_id:
                 return acct
         return None
