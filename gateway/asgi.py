@@ -1,6 +1,11 @@
 """Composition of the one-port server, outermost first:
 
-    client keys ─► Amp routes ─► Codex-native alias ─► local routes ─► error rewrite ─► LiteLLM
+    request log ─► operator routes ─► client keys ─► Amp routes ─► Codex-native alias ─► local routes
+    ─► error rewrite ─► LiteLLM
+
+The request log is outermost so every answer (a refused key included) gets one access line; the
+operator routes (/v0/management, /metrics, /ui) sit before the client-key check: they have their
+own rules (gateway/management_auth.py).
 
 Each layer is a pure ASGI callable (no BaseHTTPMiddleware: it would buffer SSE and break contextvars).
 LiteLLM's FastAPI app runs in-process; its lifespan startup loads the YAML and builds the router, after
@@ -17,6 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.client_keys import ClientKeyCheck, authenticate
 from gateway.error_rewrite import ErrorRewrite
 from gateway.local_routes import LocalRoutes
+from gateway.management_api import OperatorRoutes
+from gateway.request_log import RequestLog
 from gateway.runtime import Runtime
 
 log = logging.getLogger("subgate")
@@ -80,4 +87,6 @@ def build_app(rt: Runtime, litellm_app: ASGIApp) -> ASGIApp:
     app, amp_exempt = _amp_layer(app, rt)
     # /health is liveness for service managers and load balancers; it reveals nothing.
     app = ClientKeyCheck(app, lambda: rt.settings.api_keys, lambda path: path == "/health" or amp_exempt(path))
+    app = OperatorRoutes(app, rt)
+    app = RequestLog(app)
     return AfterStartup(app, rt)

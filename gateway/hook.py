@@ -16,12 +16,14 @@ import logging
 from typing import Any, Mapping
 
 from gateway import litellm_app  # noqa: F401  (sets LiteLLM's offline flags before it is imported)
-from gateway import request_context
+from gateway import request_context, request_log
+from gateway.error_rewrite import clean_message
 from gateway.errors import NeedsLogin, RefreshFailed
 from gateway.quota import reset_time
 from gateway.runtime import get_runtime
 from gateway.selection import candidates_from
 from gateway.session import session_id
+from gateway.usage import tokens_from
 
 import litellm  # noqa: E402
 from litellm.integrations.custom_logger import CustomLogger  # noqa: E402
@@ -122,6 +124,7 @@ class GatewayHook(CustomLogger):
                 message=f"could not refresh the {provider} token: {exc}", llm_provider=provider, model=model
             ) from None
         request_context.current().accounts_tried.append(acct.id)
+        request_log.note_attempt(kwargs.get("litellm_call_id"), acct.email)
         ct = _call_type(call_type)
         if provider == "claude":
             from custom_providers.claude.shaping import prepare_call
@@ -158,6 +161,10 @@ class GatewayHook(CustomLogger):
         if acct is None:
             return
         status, headers, body = _exception_parts(exception)
+        model = _model_group(request_data)
+        message = request_log.log_upstream_error(acct.provider, acct.email, model, status, exception)
+        reset = reset_time(headers, body) if status == 429 else None
+        rt.usage.record_failure(acct.id, acct.email, acct.provider, model, status, clean_message(message), reset)
         if status == 401:
             failed = str(request_data.get("api_key") or "")
             try:
@@ -165,7 +172,7 @@ class GatewayHook(CustomLogger):
             except Exception as exc:
                 log.warning("token refresh after 401 failed for %s: %s", acct.email, type(exc).__name__)
         elif status == 429:
-            rt.quota.block(acct_id, reset_time(headers, body), label=acct.email, reason="429 from upstream")
+            rt.quota.block(acct_id, reset, label=acct.email, reason="429 from upstream")
 
     async def async_post_call_success_deployment_hook(
         self, request_data: dict, response: Any, call_type: Any
@@ -178,6 +185,32 @@ class GatewayHook(CustomLogger):
                 acct = rt.store.get(acct_id)
                 rt.quota.clear(acct_id, label=acct.email if acct else acct_id)
         return None
+
+    async def async_log_success_event(self, kwargs: dict, response_obj: Any, start_time: Any, end_time: Any) -> None:
+        """Usage per account and model; LiteLLM calls this from its logging worker once a response (or a
+        stream) has completed, with the upstream's usage normalised to the chat shape."""
+        params = kwargs.get("litellm_params") or {}
+        info = params.get("model_info") or {}
+        acct_id = info.get("gw_account") if isinstance(info, Mapping) else None
+        if not acct_id:
+            return
+        rt = get_runtime()
+        acct = rt.store.get(acct_id)
+        email = acct.email if acct else ""
+        model = _model_group(params) or str(kwargs.get("model") or "")
+        tokens = tokens_from(response_obj)
+        provider = acct.provider if acct else str(info.get("gw_provider") or "")
+        rt.usage.record_success(acct_id, email, provider, model, tokens)
+        request_log.note_usage(kwargs.get("litellm_call_id"), email, model, tokens)
+
+
+def _model_group(params: Mapping[str, Any]) -> str:
+    """The public model name the client asked for (the router's model group)."""
+    for key in ("metadata", "litellm_metadata"):
+        meta = params.get(key)
+        if isinstance(meta, Mapping) and meta.get("model_group"):
+            return str(meta["model_group"])
+    return request_context.current().model
 
 
 def _register_providers() -> None:

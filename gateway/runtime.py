@@ -25,6 +25,7 @@ from gateway.deployments import expand, pool_model_names
 from gateway.quota import QuotaBook
 from gateway.selection import Selector
 from gateway.token_store import Account, TokenStore
+from gateway.usage import USAGE_FILE, UsageBook
 
 log = logging.getLogger("subgate")
 
@@ -56,6 +57,7 @@ class Runtime:
         self.quota = QuotaBook(shared_dir=self.settings.auth_path)
         self.selector = Selector(strategy=self.settings.routing_strategy)
         self.pool_names = pool_model_names(self.templates, self.api_bases)
+        self.usage = UsageBook.load(self.settings.auth_path / USAGE_FILE)
         self.store.scan()
         self.quota.load_shared()
         self._config_mtime = self._config_stamp()
@@ -198,15 +200,25 @@ class Runtime:
                         await self.store.refresh(acct, lead=lead)
                     except Exception as exc:  # one account's failure must not stop the loop
                         log.warning("background refresh of %s failed: %s", acct.email, type(exc).__name__)
+                await self._save_usage()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("account loop error")
             await asyncio.sleep(SCAN_INTERVAL)
 
+    async def _save_usage(self) -> None:
+        from gateway.request_log import flush_parked
+
+        flush_parked()
+        snapshot = self.usage.snapshot_if_due()
+        if snapshot is not None:
+            await asyncio.to_thread(self.usage.write, snapshot)
+
     async def aclose(self) -> None:
         if self._task is not None:
             self._task.cancel()
+        self.usage.save()
         if self._http is not None:
             await self._http.aclose()
 

@@ -195,3 +195,74 @@ def pytest_runtest_makereport(item, call):
     gw = item.funcargs.get("gateway") if hasattr(item, "funcargs") else None
     if report.failed and gw is not None:
         report.sections.append(("gateway log (tail)", gw.log_text()[-4000:]))
+
+
+# ---- a second gateway for the operator features (management API, logs), module-scoped ------------------
+
+MANAGEMENT_KEY = "mgmt-plain-secret-e2e"
+CLIENT_KEY = "client-key-e2e-0123456789"
+
+
+@dataclass
+class ManagedGateway:
+    gw: GatewayProcess
+    auth: Path
+    config: Path
+    original_config: str
+    key: str = MANAGEMENT_KEY
+    client_key: str = CLIENT_KEY
+
+    @property
+    def url(self) -> str:
+        return self.gw.url
+
+    @property
+    def log_file(self) -> Path:
+        return self.auth / "logs" / "subgate.log"
+
+
+def managed_config_text() -> str:
+    """The default config with a management secret, a client key and the log file switched on."""
+    from tests.gateway_process import ROOT
+
+    text = (ROOT / "config" / "litellm.yaml").read_text()
+    lines = text.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith("gateway:"))
+    out = lines[: start + 1]
+    out.append(f'  remote-management:\n    secret-key: "{MANAGEMENT_KEY}"  # hashed on first start\n')
+    for line in lines[start + 1:]:
+        if line.startswith("  api-keys:"):
+            line = f'  api-keys: ["{CLIENT_KEY}"]\n'
+        elif line.startswith("  logging-to-file:"):
+            line = "  logging-to-file: true\n"
+        out.append(line)
+    return "".join(out)
+
+
+@pytest.fixture(scope="module")
+def managed_gateway(claude_stack: ClaudeStack, codex_stack: CodexStack, amp_stack: AmpStack,
+                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedGateway]:
+    root = tmp_path_factory.mktemp("managed")
+    auth = root / "auth"
+    auth.mkdir(mode=0o700)
+    config = root / "litellm.yaml"
+    config.write_text(managed_config_text())
+    original = config.read_text()
+    env = gateway_env(claude_stack, codex_stack, auth, amp_stack)
+    env["MANAGEMENT_PASSWORD"] = ""
+    with GatewayProcess(env, log_path=root / "gateway.log", config=config) as gw:
+        yield ManagedGateway(gw, auth, config, original)
+
+
+@pytest.fixture
+def managed_accounts(managed_gateway: ManagedGateway, claude_stack: ClaudeStack,
+                     codex_stack: CodexStack) -> Iterator[Accounts]:
+    acc = Accounts(managed_gateway.auth, claude_stack, codex_stack)
+    claude_stack.api.clear_modes()
+    codex_stack.api.clear_modes()
+    try:
+        yield acc
+    finally:
+        acc.cleanup()
+        claude_stack.api.clear_modes()
+        codex_stack.api.clear_modes()

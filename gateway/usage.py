@@ -1,0 +1,288 @@
+"""Usage statistics per account and model, kept in memory and saved to auth-dir now and then.
+
+The operator wants to see which account did how much and why requests failed, across restarts. The
+numbers come from the hook after each upstream attempt (LiteLLM's success event carries the usage the
+upstream reported, normalised to the chat shape for every route, streams included once they end).
+Recording is a few dict updates on the event loop; the file is written by the runtime's background
+loop at most every SAVE_INTERVAL seconds, atomically, never on the request path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from gateway.token_store import write_json_atomic
+
+log = logging.getLogger("subgate.usage")
+
+USAGE_FILE = ".usage-stats.json"
+SAVE_INTERVAL = float(os.environ.get("SUBGATE_USAGE_SAVE_INTERVAL", "5"))
+SERIES_HOURS = 24
+RECENT_ERRORS = 50
+TOKEN_KINDS = ("input", "output", "cached", "reasoning")
+ERROR_KINDS = ("rate_limited", "auth", "client_error", "server_error", "network")
+
+
+@dataclass(frozen=True)
+class Tokens:
+    input: int = 0
+    output: int = 0
+    cached: int = 0
+    reasoning: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.input + self.output
+
+
+@dataclass
+class Tally:
+    """One (account, model) cell. `requests` counts upstream attempts, failed ones included."""
+
+    requests: int = 0
+    input: int = 0
+    output: int = 0
+    cached: int = 0
+    reasoning: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"requests": self.requests, "input_tokens": self.input, "output_tokens": self.output,
+                "cached_tokens": self.cached, "reasoning_tokens": self.reasoning, "errors": dict(self.errors)}
+
+    def add(self, other: "Tally") -> None:
+        self.requests += other.requests
+        self.input += other.input
+        self.output += other.output
+        self.cached += other.cached
+        self.reasoning += other.reasoning
+        for kind, n in other.errors.items():
+            self.errors[kind] = self.errors.get(kind, 0) + n
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Tally":
+        errors = data.get("errors") if isinstance(data.get("errors"), dict) else {}
+        return cls(int(data.get("requests", 0)), int(data.get("input_tokens", 0)), int(data.get("output_tokens", 0)),
+                   int(data.get("cached_tokens", 0)), int(data.get("reasoning_tokens", 0)),
+                   {str(k): int(v) for k, v in errors.items()})
+
+
+def error_kind(status: int | None) -> str:
+    if status is None:
+        return "network"
+    if status == 429:
+        return "rate_limited"
+    if status in (401, 403):
+        return "auth"
+    if status >= 500:
+        return "server_error"
+    return "client_error"
+
+
+def _num(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _get(obj: Any, name: str) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def tokens_from(response: Any) -> Tokens | None:
+    """The upstream's usage from a LiteLLM response object (chat, Responses or Anthropic shape)."""
+    usage = _get(response, "usage")
+    if usage is None:
+        inner = _get(response, "response")  # a Responses stream's completed event
+        usage = _get(inner, "usage")
+    if usage is None:
+        return None
+    prompt = _get(usage, "prompt_tokens")
+    if prompt is not None:  # chat shape, what LiteLLM normalises every route to in its success event
+        return Tokens(_num(prompt), _num(_get(usage, "completion_tokens")),
+                      _num(_get(_get(usage, "prompt_tokens_details"), "cached_tokens")),
+                      _num(_get(_get(usage, "completion_tokens_details"), "reasoning_tokens")))
+    if _get(usage, "input_tokens") is not None:
+        cached = _get(_get(usage, "input_tokens_details"), "cached_tokens")
+        if cached is None:  # Anthropic: cache reads are billed apart from input_tokens
+            cached = _get(usage, "cache_read_input_tokens")
+            base = _num(_get(usage, "input_tokens")) + _num(cached) + _num(_get(usage, "cache_creation_input_tokens"))
+        else:
+            base = _num(_get(usage, "input_tokens"))
+        return Tokens(base, _num(_get(usage, "output_tokens")), _num(cached),
+                      _num(_get(_get(usage, "output_tokens_details"), "reasoning_tokens")))
+    return None
+
+
+@dataclass
+class AccountInfo:
+    email: str = ""
+    provider: str = ""
+    last_reset_seen: float | None = None
+
+
+class UsageBook:
+    def __init__(self, path: Path | None = None, *, clock: Any = time.time) -> None:
+        self.path = path
+        self.clock = clock
+        self.tallies: dict[tuple[str, str], Tally] = {}
+        self.accounts: dict[str, AccountInfo] = {}
+        self.hours: dict[int, list[int]] = {}  # hour start -> [requests, tokens, errors]
+        self.recent_errors: deque[dict[str, Any]] = deque(maxlen=RECENT_ERRORS)
+        self.dirty = False
+        self._last_save = 0.0
+
+    # ---- recording (request path: dict updates only) --------------------------------------------
+    def _cell(self, account_id: str, email: str, provider: str, model: str) -> Tally:
+        info = self.accounts.get(account_id)
+        if info is None:
+            info = self.accounts[account_id] = AccountInfo(email, provider)
+        elif email and info.email != email:
+            info.email = email
+        key = (account_id, model)
+        cell = self.tallies.get(key)
+        if cell is None:
+            cell = self.tallies[key] = Tally()
+        self.dirty = True
+        return cell
+
+    def _hour(self) -> list[int]:
+        hour = int(self.clock() // 3600) * 3600
+        bucket = self.hours.get(hour)
+        if bucket is None:
+            bucket = self.hours[hour] = [0, 0, 0]
+            for old in [h for h in self.hours if h <= hour - SERIES_HOURS * 3600]:
+                del self.hours[old]
+        return bucket
+
+    def record_success(self, account_id: str, email: str, provider: str, model: str, tokens: Tokens | None) -> None:
+        cell = self._cell(account_id, email, provider, model)
+        cell.requests += 1
+        bucket = self._hour()
+        bucket[0] += 1
+        if tokens is not None:
+            cell.input += tokens.input
+            cell.output += tokens.output
+            cell.cached += tokens.cached
+            cell.reasoning += tokens.reasoning
+            bucket[1] += tokens.total
+
+    def record_failure(self, account_id: str, email: str, provider: str, model: str, status: int | None,
+                       message: str = "", reset_at: float | None = None) -> str:
+        kind = error_kind(status)
+        cell = self._cell(account_id, email, provider, model)
+        cell.requests += 1
+        cell.errors[kind] = cell.errors.get(kind, 0) + 1
+        bucket = self._hour()
+        bucket[0] += 1
+        bucket[2] += 1
+        if reset_at is not None:
+            self.accounts[account_id].last_reset_seen = reset_at
+        self.recent_errors.append({"time": self.clock(), "account": email, "provider": provider, "model": model,
+                                   "status": status, "kind": kind, "message": message[:200]})
+        return kind
+
+    # ---- views ------------------------------------------------------------------------------------
+    def account_total(self, account_id: str) -> Tally:
+        total = Tally()
+        for (acct, _), cell in self.tallies.items():
+            if acct == account_id:
+                total.add(cell)
+        return total
+
+    def by_model(self) -> dict[str, Tally]:
+        out: dict[str, Tally] = {}
+        for (_, model), cell in self.tallies.items():
+            out.setdefault(model, Tally()).add(cell)
+        return out
+
+    def series(self, hours: int = SERIES_HOURS) -> list[dict[str, int]]:
+        """One point per hour, oldest first, the current hour last; hours without traffic are zero."""
+        now_hour = int(self.clock() // 3600) * 3600
+        out = []
+        for i in range(hours - 1, -1, -1):
+            hour = now_hour - i * 3600
+            req, tok, err = self.hours.get(hour, (0, 0, 0))
+            out.append({"hour": hour, "requests": req, "tokens": tok, "errors": err})
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        accounts: dict[str, Any] = {}
+        for account_id, info in self.accounts.items():
+            accounts[account_id] = {"email": info.email, "provider": info.provider,
+                                    "last_reset_seen": info.last_reset_seen, "models": {}}
+        for (account_id, model), cell in self.tallies.items():
+            accounts[account_id]["models"][model] = cell.as_dict()
+        return {
+            "version": 1,
+            "accounts": accounts,
+            "hours": [[h, *v] for h, v in sorted(self.hours.items())],
+            "recent_errors": list(self.recent_errors),
+        }
+
+    # ---- persistence ------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: Path, *, clock: Any = time.time) -> "UsageBook":
+        book = cls(path, clock=clock)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return book
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring unreadable usage file %s: %s", path.name, type(exc).__name__)
+            return book
+        if not isinstance(data, dict):
+            return book
+        for account_id, entry in (data.get("accounts") or {}).items():
+            if not isinstance(entry, dict):
+                continue
+            reset = entry.get("last_reset_seen")
+            book.accounts[account_id] = AccountInfo(str(entry.get("email") or ""), str(entry.get("provider") or ""),
+                                                    float(reset) if isinstance(reset, (int, float)) else None)
+            for model, cell in (entry.get("models") or {}).items():
+                if isinstance(cell, dict):
+                    book.tallies[(account_id, model)] = Tally.from_dict(cell)
+        horizon = int(book.clock() // 3600) * 3600 - SERIES_HOURS * 3600
+        for row in data.get("hours") or []:
+            if isinstance(row, list) and len(row) == 4 and row[0] > horizon:
+                book.hours[int(row[0])] = [int(row[1]), int(row[2]), int(row[3])]
+        for err in (data.get("recent_errors") or [])[-RECENT_ERRORS:]:
+            if isinstance(err, dict):
+                book.recent_errors.append(err)
+        return book
+
+    def snapshot_if_due(self, force: bool = False) -> dict[str, Any] | None:
+        """The data to save now, or None when nothing changed or the last save was too recent."""
+        now = time.monotonic()
+        if self.path is None or not self.dirty or (not force and now - self._last_save < SAVE_INTERVAL):
+            return None
+        self.dirty = False
+        self._last_save = now
+        return self.as_dict()
+
+    def write(self, snapshot: Mapping[str, Any]) -> None:
+        """Blocking file write (the runtime calls it in a worker thread)."""
+        if self.path is None:
+            return
+        try:
+            write_json_atomic(self.path, snapshot)
+        except OSError as exc:
+            self.dirty = True
+            log.warning("could not save usage statistics: %s", type(exc).__name__)
+
+    def save(self) -> None:
+        snapshot = self.snapshot_if_due(force=True)
+        if snapshot is not None:
+            self.write(snapshot)

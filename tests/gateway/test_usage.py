@@ -1,0 +1,111 @@
+"""Usage statistics: what the upstream reported ends up per account and model, and survives a restart."""
+
+from __future__ import annotations
+
+import json
+
+from gateway.usage import SERIES_HOURS, Tokens, UsageBook, error_kind, tokens_from
+
+
+class Clock:
+    def __init__(self, t: float = 1_800_000_000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_tokens_from_the_chat_shape_litellm_reports_for_every_route():
+    usage = {"prompt_tokens": 120, "completion_tokens": 30, "prompt_tokens_details": {"cached_tokens": 100},
+             "completion_tokens_details": {"reasoning_tokens": 12}}
+    assert tokens_from({"usage": usage}) == Tokens(120, 30, 100, 12)
+
+
+def test_tokens_from_responses_and_anthropic_shapes():
+    responses = {"usage": {"input_tokens": 18, "input_tokens_details": {"cached_tokens": 9}, "output_tokens": 70,
+                           "output_tokens_details": {"reasoning_tokens": 16}}}
+    assert tokens_from(responses) == Tokens(18, 70, 9, 16)
+    completed_event = {"type": "response.completed", "response": responses}
+    assert tokens_from(completed_event) == Tokens(18, 70, 9, 16)
+    anthropic = {"usage": {"input_tokens": 5, "cache_read_input_tokens": 50, "cache_creation_input_tokens": 10,
+                           "output_tokens": 7}}
+    assert tokens_from(anthropic) == Tokens(65, 7, 50, 0)
+    assert tokens_from({"id": "x"}) is None
+
+
+def test_counts_per_account_and_model_with_errors_by_kind():
+    book = UsageBook(clock=Clock())
+    book.record_success("a1", "alice@example.com", "claude", "claude-sonnet", Tokens(100, 20, 80, 0))
+    book.record_success("a1", "alice@example.com", "claude", "claude-sonnet", Tokens(10, 2, 0, 0))
+    book.record_success("a1", "alice@example.com", "claude", "claude-opus", None)
+    book.record_failure("a1", "alice@example.com", "claude", "claude-opus", 429, "usage limit", reset_at=1_800_003_600)
+    book.record_failure("b1", "bob@example.com", "codex", "gpt-5.1", 401, "expired")
+    total = book.account_total("a1").as_dict()
+    assert total == {"requests": 4, "input_tokens": 110, "output_tokens": 22, "cached_tokens": 80,
+                     "reasoning_tokens": 0, "errors": {"rate_limited": 1}}
+    assert book.by_model()["claude-sonnet"].requests == 2
+    assert book.accounts["a1"].last_reset_seen == 1_800_003_600
+    assert [e["kind"] for e in book.recent_errors] == ["rate_limited", "auth"]
+    assert [error_kind(s) for s in (None, 400, 403, 429, 502)] == ["network", "client_error", "auth",
+                                                                    "rate_limited", "server_error"]
+
+
+def test_hourly_series_covers_the_last_day_and_forgets_older_hours():
+    clock = Clock()
+    book = UsageBook(clock=clock)
+    book.record_success("a", "a@x", "claude", "m", Tokens(10, 5))
+    clock.t += 3600
+    book.record_success("a", "a@x", "claude", "m", Tokens(1, 1))
+    book.record_failure("a", "a@x", "claude", "m", 500)
+    series = book.series()
+    assert len(series) == SERIES_HOURS
+    assert series[-1] == {"hour": int(clock.t // 3600) * 3600, "requests": 2, "tokens": 2, "errors": 1}
+    assert series[-2]["requests"] == 1 and series[-2]["tokens"] == 15
+    clock.t += SERIES_HOURS * 3600
+    book.record_success("a", "a@x", "claude", "m", None)
+    assert sum(p["requests"] for p in book.series()) == 1
+    assert len(book.hours) == 1
+
+
+def test_only_the_last_50_errors_are_kept():
+    book = UsageBook(clock=Clock())
+    for i in range(60):
+        book.record_failure("a", "a@x", "claude", "m", 500, f"boom {i}")
+    assert len(book.recent_errors) == 50
+    assert book.recent_errors[0]["message"] == "boom 10"
+
+
+def test_saved_statistics_load_after_a_restart(tmp_path):
+    clock = Clock()
+    path = tmp_path / ".usage-stats.json"
+    book = UsageBook(path, clock=clock)
+    book.record_success("a1", "alice@example.com", "claude", "claude-sonnet", Tokens(100, 20, 80, 3))
+    book.record_failure("a1", "alice@example.com", "claude", "claude-sonnet", 429, reset_at=1_800_007_200)
+    book.save()
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert book.snapshot_if_due(force=True) is None  # nothing changed since
+
+    again = UsageBook.load(path, clock=clock)
+    assert again.account_total("a1").as_dict() == book.account_total("a1").as_dict()
+    assert again.accounts["a1"].email == "alice@example.com"
+    assert again.accounts["a1"].last_reset_seen == 1_800_007_200
+    assert again.series()[-1]["requests"] == 2
+    assert len(again.recent_errors) == 1
+
+
+def test_saving_is_throttled_and_skipped_when_nothing_changed(tmp_path):
+    book = UsageBook(tmp_path / "u.json", clock=Clock())
+    assert book.snapshot_if_due() is None
+    book.record_success("a", "a@x", "claude", "m", None)
+    assert book.snapshot_if_due() is not None
+    book.record_success("a", "a@x", "claude", "m", None)
+    assert book.snapshot_if_due() is None  # within SAVE_INTERVAL of the last one
+    assert book.dirty
+
+
+def test_an_unreadable_file_starts_empty(tmp_path):
+    path = tmp_path / "u.json"
+    path.write_text("{not json")
+    assert UsageBook.load(path).tallies == {}
+    path.write_text(json.dumps({"accounts": {"a": {"email": "a@x", "models": {"m": {"requests": 3}}}}}))
+    assert UsageBook.load(path).account_total("a").requests == 3
