@@ -35,7 +35,8 @@ def declared_tool_names(request: Any) -> dict[str, str | None]:
     """lower-case name -> declared casing (None when the request declared two casings: never rewrite)."""
     names: list[str] = []
     if isinstance(request, dict):
-        for tool in request.get("tools") or ():
+        tools = request.get("tools")
+        for tool in tools if isinstance(tools, list) else ():  # a client's `"tools": true` must not crash here
             if isinstance(tool, dict) and isinstance(tool.get("name"), str):
                 names.append(tool["name"])
         choice = request.get("tool_choice")

@@ -28,13 +28,13 @@ from gateway.errors import (
     retry_after_seconds,
 )
 from gateway.runtime import Runtime
-from gateway.stream_errors import CUT, UNREACHABLE, clean_stream_chunk, transport_message
+from gateway.stream_errors import CUT, MALFORMED, UNREACHABLE, MessagesStreamEnd, clean_stream_chunk, transport_message
 
 ANTHROPIC_ERROR_TYPES = frozenset({
     "invalid_request_error", "authentication_error", "billing_error", "permission_error", "not_found_error",
     "request_too_large", "rate_limit_error", "api_error", "overloaded_error", "timeout_error",
 })
-_PREFIX = re.compile(r"^(?:litellm\.\w+:\s*|\w+Exception\s*-\s*|\w+Error:\s*)+")
+_PREFIX = re.compile(r"^(?:litellm\.\w+:\s*|\w+Exception\s*-\s*|\w+Error:\s*|Timeout Error:\s*)+")
 _TAILS = (
     "Received Model Group=",
     " LiteLLM Retried:",
@@ -44,6 +44,8 @@ _TAILS = (
     "Available Model Group Fallbacks",
     "\n\nLiteLLM: model group",
     "LiteLLM: model group",
+    "\n\nDeployment Info:",
+    "Deployment Info:",
 )
 
 
@@ -64,6 +66,8 @@ def clean_message(message: str) -> str:
         try:
             inner = json.loads(text[start : text.rfind("}") + 1])
         except ValueError:
+            if start == 0:  # the upstream's own body, cut short: LiteLLM passed the fragment on
+                return MALFORMED
             inner = None
         if isinstance(inner, dict):
             err = inner.get("error", inner)
@@ -100,12 +104,15 @@ class ErrorRewrite:
         chunks: list[bytes] = []
 
         streaming = False
+        ending: MessagesStreamEnd | None = None
 
         async def capture(message: Message) -> None:
-            nonlocal start, streaming
+            nonlocal start, streaming, ending
             if message["type"] == "http.response.start":
                 if _is_stream(message):
                     streaming = True
+                    if message["status"] < 300 and dialect_for_path(scope.get("path", "")) == "anthropic":
+                        ending = MessagesStreamEnd()
                 if message["status"] < 400 or streaming:
                     await send(message)
                     return
@@ -114,6 +121,11 @@ class ErrorRewrite:
             if streaming and message["type"] == "http.response.body":
                 body = message.get("body", b"")
                 cleaned = clean_stream_chunk(body)
+                if ending is not None:
+                    ending.feed(cleaned)
+                    if not message.get("more_body") and not ending.ended:
+                        ending.ended = True
+                        cleaned = cleaned + ending.closing_event()
                 await send(message if cleaned is body else {**message, "body": cleaned})
                 return
             if message["type"] == "http.response.body" and start is not None:
@@ -157,7 +169,7 @@ class ErrorRewrite:
         reset = facts.blocked_until or (self.rt.earliest_reset(provider) if provider else None)
         if status == 429 or (reset is not None and status in (429, 503)):
             return self._rate_limited(dialect, model, provider, reset, message)
-        if message in (CUT, UNREACHABLE) and status >= 500:
+        if message in (CUT, UNREACHABLE, MALFORMED) and status >= 500:
             return 502, error_body(dialect, 502, message, code="upstream_unavailable"), {}
         if (status == 400 and "Invalid model name" in message) or "no healthy deployments" in message.lower():
             known = ", ".join(name for name in self.rt.pool_names)

@@ -5,20 +5,22 @@
 - /v1/messages/count_tokens: Claude models with an account's token (LiteLLM's route skips the hook);
   GPT models estimated locally (the Codex backend has no such endpoint).
 - /health: liveness without touching LiteLLM.
+- POST inference routes: the body's basic shape is checked first (gateway/request_shape.py), so a
+  client mistake LiteLLM would crash on is a 400 in the caller's dialect, not a 500.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
 
 import httpx
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.errors import error_body, no_accounts_message, retry_after_seconds
+from gateway import request_shape
+from gateway.errors import dialect_for_path, error_body, no_accounts_message, retry_after_seconds
 from gateway.runtime import Runtime
 
 log = logging.getLogger("subgate.routes")
@@ -96,18 +98,39 @@ class LocalRoutes:
             if method == "GET" and path == "/health":
                 await JSONResponse({"status": "ok"})(scope, receive, send)
                 return
+            if method == "POST" and path in request_shape.CHECKED_PATHS:
+                await self.checked(scope, receive, send, path)
+                return
         await self.app(scope, receive, send)
+
+    async def checked(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        """Refuse a body of the wrong shape; otherwise pass it on, parsed once for LiteLLM too."""
+        raw = await _read_body(receive)
+        try:
+            body = request_shape.parse(raw)
+            request_shape.check(path, body)
+        except request_shape.ShapeError as exc:
+            await JSONResponse(error_body(dialect_for_path(path), 400, str(exc)), 400)(scope, receive, send)
+            return
+        scope = dict(scope, parsed_body=request_shape.litellm_parsed_body(body))
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": raw, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
     async def count_tokens(self, scope: Scope, receive: Receive) -> Response:
         raw = await _read_body(receive)
         try:
-            body = json.loads(raw or b"null")
-        except ValueError:
-            return JSONResponse(error_body("anthropic", 400, "The request body is not valid JSON."), 400)
-        if not isinstance(body, dict) or not isinstance(body.get("model"), str) or not body.get("model"):
-            return JSONResponse(error_body("anthropic", 400, "model: Field required"), 400)
-        if not isinstance(body.get("messages"), list):
-            return JSONResponse(error_body("anthropic", 400, "messages: Field required"), 400)
+            body = request_shape.parse(raw)
+            request_shape.check(COUNT_TOKENS_PATH, body)
+        except request_shape.ShapeError as exc:
+            return JSONResponse(error_body("anthropic", 400, str(exc)), 400)
         model = body["model"]
         provider = self.rt.provider_for_model(model)
         if provider is None:
