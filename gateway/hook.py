@@ -94,9 +94,18 @@ class GatewayHook(CustomLogger):
 
         candidates = candidates_from(healthy_deployments, describe)
         provider = facts.provider or ((healthy_deployments[0].get("model_info") or {}).get("gw_provider") if healthy_deployments else "")
+        # An account already tried in this request is not tried again (a timeout or 5xx on the only
+        # account ends the request with that error instead of repeating it request-retry times),
+        # except after a 401 whose token has since been refreshed.
+        tried = set(facts.accounts_tried) - facts.retry_same
+        fresh = [c for c in candidates if c.account_id not in tried]
+        if candidates and not fresh and facts.last_error is not None:
+            raise facts.last_error
         chosen = rt.selector.choose(
-            model, candidates, tried=set(facts.accounts_tried), session=facts.session_id, provider=str(provider or "")
+            model, fresh or candidates, tried=tried, session=facts.session_id, provider=str(provider or "")
         )
+        if chosen is not None:
+            facts.retry_same.discard(chosen.account_id)
         if chosen is None:
             if healthy_deployments:
                 facts.blocked_until = min(blocked) if blocked else None
@@ -165,10 +174,13 @@ class GatewayHook(CustomLogger):
         message = request_log.log_upstream_error(acct.provider, acct.email, model, status, exception)
         reset = reset_time(headers, body) if status == 429 else None
         rt.usage.record_failure(acct.id, acct.email, acct.provider, model, status, clean_message(message), reset)
+        facts = request_context.current()
+        facts.last_error = exception
         if status == 401:
             failed = str(request_data.get("api_key") or "")
             try:
                 await rt.store.refresh(acct, failed_token=failed or None)
+                facts.retry_same.add(acct.id)  # a newer token exists: one more try on this account
             except Exception as exc:
                 log.warning("token refresh after 401 failed for %s: %s", acct.email, type(exc).__name__)
         elif status == 429:

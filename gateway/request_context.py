@@ -20,6 +20,8 @@ class RequestFacts:
     no_account: bool = False
     accounts_tried: list[str] = field(default_factory=list)
     session_id: str | None = None
+    retry_same: set[str] = field(default_factory=set)
+    last_error: Exception | None = None
 
 
 _facts: ContextVar[RequestFacts | None] = ContextVar("subgate_request_facts", default=None)

@@ -164,9 +164,8 @@ REFUSED_MODELS = {"claude": "claude-closed-port", "codex": "gpt-5.1-closed-port"
 def short_timeout_config(path: Path, dead_url: str) -> Path:
     data = yaml.safe_load((ROOT / "config" / "litellm.yaml").read_text())
     data["litellm_settings"]["request_timeout"] = TIMEOUT
-    # One attempt: with retries a single account is tried (1 + request-retry) times, each waiting the
-    # full timeout, and the bound under test is one timeout.
-    data["gateway"]["request-retry"] = 0
+    # request-retry stays at its default (3): an account already tried in a request is not tried
+    # again, so a timeout on the only account costs one timeout, not (1 + request-retry) of them.
     data["model_list"][:0] = [
         {"model_name": REFUSED_MODELS["claude"],
          "litellm_params": {"model": f"anthropic/{CLAUDE_MODEL}", "litellm_credential_name": "claude",
