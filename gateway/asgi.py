@@ -59,6 +59,10 @@ class AfterStartup:
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "lifespan.startup.complete":
+                from gateway import litellm_app
+
+                await litellm_app.load_messages_routes(litellm_app.proxy_server.app)
+                litellm_app.hoist_hot_routes(litellm_app.proxy_server.app)
                 self.rt.sync_router()
                 self.rt.ensure_started()
             elif message["type"] == "lifespan.shutdown.complete":

@@ -28,6 +28,8 @@ def proxy_app(config_path: str) -> Any:
     """LiteLLM's FastAPI app; its startup event reads the YAML named by CONFIG_FILE_PATH."""
     os.environ["CONFIG_FILE_PATH"] = str(config_path)
     install_router_patches()
+    skip_cost_calculation()
+    trust_front_layer_auth(proxy_server.app)
     return proxy_server.app
 
 
@@ -91,3 +93,69 @@ def litellm_version() -> str:
 
 
 __all__ = ["litellm", "proxy_app", "router", "config_path", "replace_model_list", "configure_retries", "install_router_patches", "PINNED_LITELLM", "litellm_version"]
+
+
+# ---- request-path shortcuts (measured: docs/benchmarks.md) -------------------------------------------
+
+HOT_ROUTES = (("POST", "/v1/messages"), ("POST", "/v1/responses"), ("POST", "/v1/chat/completions"))
+_ANTHROPIC_FEATURE = "anthropic_passthrough"
+
+
+def trust_front_layer_auth(app: Any) -> None:
+    """Replace LiteLLM's per-request key auth with a fixed caller identity.
+
+    The gateway checks client keys itself, in front of LiteLLM (gateway.client_keys); LiteLLM runs
+    with no master key, so its own auth only re-reads the body, builds an identity and seeds OTel
+    destinations (a failing import, retried on every request) — ~11% of the CPU of a request.
+    FastAPI's dependency_overrides is the supported way to swap a dependency.
+    """
+    from litellm.proxy._types import LitellmUserRoles, UserAPIKeyAuth
+    from litellm.proxy.auth.user_api_key_auth import user_api_key_auth
+
+    async def gateway_caller() -> UserAPIKeyAuth:
+        return UserAPIKeyAuth(user_role=LitellmUserRoles.INTERNAL_USER)
+
+    app.dependency_overrides[user_api_key_auth] = gateway_caller
+
+
+async def load_messages_routes(app: Any) -> None:
+    """/v1/messages is registered lazily on its first hit (~0.7 s); load it during start-up instead."""
+    from litellm.proxy._lazy_features import LAZY_FEATURES, _force_load
+
+    for feature in LAZY_FEATURES:
+        if feature.name == _ANTHROPIC_FEATURE:
+            await _force_load(app, feature)
+
+
+def hoist_hot_routes(app: Any) -> None:
+    """Put the route entries serving the hot paths at the head of LiteLLM's route list.
+
+    Starlette matches in order. LiteLLM sorts its hot routes first, but with FastAPI 0.165 the top
+    level holds included-router entries its check does not recognise, so /v1/messages (registered
+    lazily, last) was matched after ~110 entries: 1.6 ms per request. Idempotent and cheap when the
+    order is already right, so it can run again after LiteLLM re-sorts routes for a lazy feature.
+    """
+    from starlette.routing import Match
+
+    routes = app.router.routes
+    for method, path in reversed(HOT_ROUTES):
+        scope = {"type": "http", "path": path, "method": method, "root_path": "", "headers": [], "query_string": b"", "app": app}
+        for index, route in enumerate(routes):
+            match, _ = route.matches(scope)
+            if match == Match.FULL:
+                if index != 0:
+                    routes.insert(0, routes.pop(index))
+                break
+
+
+def _no_cost(self: Any, *args: Any, **kwargs: Any) -> float:
+    return 0.0
+
+
+def skip_cost_calculation() -> None:
+    """Subscription calls have no per-token price; LiteLLM's cost calculator (model-map lookups,
+    pydantic usage objects) still ran twice per request: ~8% of a request's CPU. Cost reads as 0."""
+    from litellm.litellm_core_utils.litellm_logging import Logging
+
+    if getattr(Logging.response_cost_calculator, "__name__", "") != _no_cost.__name__:
+        Logging.response_cost_calculator = _no_cost  # type: ignore[method-assign]

@@ -1,0 +1,98 @@
+"""Every LiteLLM internal the gateway leans on, checked against the installed LiteLLM.
+
+A failure here names the module to revisit (gateway/litellm_app.py unless said otherwise) before a
+LiteLLM upgrade can break the gateway in production.
+"""
+
+from __future__ import annotations
+
+import inspect
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from gateway import litellm_app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_installed_litellm_is_the_pinned_one():
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    pin = next(d for d in deps if d.startswith("litellm[proxy]=="))
+    assert pin.endswith(litellm_app.PINNED_LITELLM)
+    assert litellm_app.litellm_version() == litellm_app.PINNED_LITELLM, "gateway/litellm_app.py: re-check every shortcut"
+
+
+def test_proxy_globals_the_runtime_reads():
+    from litellm.proxy import proxy_server
+
+    assert hasattr(proxy_server, "llm_router"), "gateway/litellm_app.py router()"
+    assert hasattr(proxy_server, "user_config_file_path"), "gateway/litellm_app.py config_path()"
+
+
+def test_router_surface_for_per_account_deployments():
+    from litellm.router import Router
+    from litellm.router_utils.pattern_match_deployments import PatternMatchRouter
+    from litellm.types.router import AllowedFailsPolicy, RetryPolicy
+
+    assert "model_list" in inspect.signature(Router.set_model_list).parameters
+    assert {"AuthenticationErrorRetries", "RateLimitErrorRetries", "NotFoundErrorRetries", "DefaultRetries"} <= set(RetryPolicy.model_fields)
+    assert "AuthenticationErrorAllowedFails" in AllowedFailsPolicy.model_fields
+    r = Router(model_list=[])
+    assert isinstance(r.pattern_router, PatternMatchRouter)
+    # the patch that stops the router sleeping retry-after while it holds the client
+    litellm_app.install_router_patches()
+    assert Router._time_to_sleep_before_retry(r, Exception(), 1, 1) == 0
+
+
+def test_replace_model_list_rebuilds_wildcards():
+    from litellm.router import Router
+
+    r = Router(model_list=[])
+    dep = {"model_name": "claude-*", "litellm_params": {"model": "anthropic/claude-*", "api_key": "x"},
+           "model_info": {"id": "a"}}
+    litellm_app.replace_model_list(r, [dep])
+    litellm_app.replace_model_list(r, [dep])
+    assert len(r.pattern_router.route("claude-foo") or []) == 1  # not 2: the old wildcard was dropped
+
+
+def test_hook_surface():
+    from litellm.integrations.custom_logger import CustomLogger
+
+    for name in ("async_pre_call_hook", "async_filter_deployments", "async_pre_call_deployment_hook",
+                 "async_post_call_failure_deployment_hook", "async_post_call_success_deployment_hook",
+                 "async_log_success_event"):
+        assert hasattr(CustomLogger, name), f"gateway/hook.py uses CustomLogger.{name}"
+    params = inspect.signature(CustomLogger.async_filter_deployments).parameters
+    assert {"model", "healthy_deployments", "messages", "request_kwargs"} <= set(params)
+
+
+def test_request_path_shortcuts_still_apply():
+    from litellm.litellm_core_utils.litellm_logging import Logging
+    from litellm.proxy._lazy_features import LAZY_FEATURES, _force_load  # noqa: F401
+    from litellm.proxy.auth.user_api_key_auth import user_api_key_auth
+
+    assert any(f.name == "anthropic_passthrough" for f in LAZY_FEATURES), "load_messages_routes"
+    assert hasattr(Logging, "response_cost_calculator"), "skip_cost_calculation"
+    from litellm.proxy.anthropic_endpoints import endpoints
+
+    route = next(r for r in endpoints.router.routes if getattr(r, "path", "") == "/v1/messages")
+    source = inspect.getsource(route.endpoint)
+    assert "Depends(user_api_key_auth)" in source, "trust_front_layer_auth overrides this dependency"
+    assert any(getattr(d, "call", None) is user_api_key_auth for d in route.dependant.dependencies)
+
+
+@pytest.mark.asyncio
+async def test_hot_routes_are_hoisted_to_the_front():
+    from starlette.routing import Match
+
+    from litellm.proxy.proxy_server import app
+
+    await litellm_app.load_messages_routes(app)
+    litellm_app.hoist_hot_routes(app)
+    for index, (method, path) in enumerate(litellm_app.HOT_ROUTES):
+        scope = {"type": "http", "path": path, "method": method, "root_path": "", "headers": [],
+                 "query_string": b"", "app": app}
+        first = next(i for i, r in enumerate(app.router.routes) if r.matches(scope)[0] == Match.FULL)
+        assert first < len(litellm_app.HOT_ROUTES), f"{path} is matched at position {first}"
