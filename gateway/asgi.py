@@ -45,6 +45,31 @@ class CodexNativeAlias:
         await self.app(scope, receive, send)
 
 
+class ModelApiOnly:
+    """Only LiteLLM's model APIs are reachable through the gateway.
+
+    LiteLLM also serves admin routes (/key/generate, /config/update, its UI, ...). The gateway runs it
+    without a master key and with its own client-key check in front, so those routes are not offered:
+    a path outside the model APIs answers 404 before it reaches LiteLLM.
+    """
+
+    PREFIXES = ("/v1/", "/chat/completions", "/completions", "/responses", "/messages", "/models", "/health")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope.get("path", "").startswith(self.PREFIXES):
+            from starlette.responses import JSONResponse
+
+            from gateway.errors import error_body
+
+            body = error_body("openai", 404, f"No route {scope.get('path', '')} on this gateway.", code="not_found")
+            await JSONResponse(body, status_code=404)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 class AfterStartup:
     """Runs the router sync once LiteLLM's startup has built the router, before traffic arrives."""
 
@@ -85,7 +110,7 @@ def _amp_layer(inner: ASGIApp, rt: Runtime) -> tuple[ASGIApp, Any]:
 
 
 def build_app(rt: Runtime, litellm_app: ASGIApp) -> ASGIApp:
-    app: ASGIApp = ErrorRewrite(litellm_app, rt)
+    app: ASGIApp = ErrorRewrite(ModelApiOnly(litellm_app), rt)
     app = LocalRoutes(app, rt)
     app = CodexNativeAlias(app)
     app, amp_exempt = _amp_layer(app, rt)

@@ -83,3 +83,9 @@ def test_non_loopback_bind_without_keys_refuses_to_start(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "api-keys" in out.stderr and "0.0.0.0" in out.stderr
+
+
+@pytest.mark.parametrize("path", ["/key/generate", "/config/update", "/user/new", "/model/new"])
+def test_litellm_admin_routes_are_not_offered(gateway, path):
+    r = httpx.post(gateway.url + path, json={})
+    assert r.status_code == 404
