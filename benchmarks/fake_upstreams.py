@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
                   "refresh_token": x_grant.refresh_token, "expires_at": x_grant.expires_at,
                   "account_id": x_grant.account_id, "id_token": oauth.id_token(x_grant)},
     }), flush=True)
-    uvicorn.run(build_app(claude, codex), host="127.0.0.1", port=args.port, log_level="warning",
+    uvicorn.run(build_app(claude, codex), host="127.0.0.1", port=args.port, log_level="warning", http="h11",
                 access_log=False, lifespan="off")
 
 

@@ -27,7 +27,7 @@ class ServerThread:
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, **uvicorn_kwargs: Any) -> None:
         self.host = host
         self.port = port or free_port(host)
-        kwargs = {"log_level": "warning", "lifespan": "off", "ws": "websockets-sansio"}
+        kwargs = {"log_level": "warning", "lifespan": "off", "ws": "websockets-sansio", "http": "h11"}
         kwargs.update(uvicorn_kwargs)
         self.config = uvicorn.Config(app, host=host, port=self.port, **kwargs)
         self.server = uvicorn.Server(self.config)

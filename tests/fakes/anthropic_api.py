@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> None:
     grant = book.issue(args.email)
     print(json.dumps({"email": grant.email, "access_token": grant.access_token,
                       "refresh_token": grant.refresh_token, "base_url": f"http://127.0.0.1:{args.port}"}), flush=True)
-    uvicorn.run(fake.app, host="127.0.0.1", port=args.port, log_level="warning")
+    uvicorn.run(fake.app, host="127.0.0.1", port=args.port, log_level="warning", http="h11")
 
 
 if __name__ == "__main__":
