@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from gateway.deployments import pool_of
-from gateway.token_store import write_json_atomic
+from gateway.atomic_file import write_json_atomic
 
 DEFAULT_FACTORY_CONFIG = Path("~/.factory/config.json")
 NO_KEY = "dummy-not-used"

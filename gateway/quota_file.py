@@ -10,7 +10,7 @@ import json
 import time
 from pathlib import Path
 
-from gateway.token_store import write_json_atomic
+from gateway.atomic_file import write_json_atomic
 
 FILENAME = ".quota-blocks.json"
 

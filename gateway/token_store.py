@@ -17,7 +17,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -27,6 +26,7 @@ from typing import Any, Awaitable, Callable, Mapping
 from filelock import AsyncFileLock
 
 from custom_providers.credentials import parse_rfc3339, rfc3339
+from gateway.atomic_file import write_json_atomic
 from gateway.errors import NeedsLogin, RefreshFailed, RefreshTokenRejected
 
 log = logging.getLogger("subgate.accounts")
@@ -119,34 +119,6 @@ class Account:
         if self.expired(0) and not self.refresh_token:
             return "expired"
         return "ok"
-
-
-def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
-    """Never leaves a half-written token file: temp file in the same dir, fsync, rename, fsync dir."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            os.fchmod(fh.fileno(), 0o600)
-            json.dump(data, fh, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
 
 
 def credential_filename(cred: Mapping[str, Any]) -> str:

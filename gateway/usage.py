@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from gateway.token_store import write_json_atomic
+from gateway.atomic_file import write_json_atomic
 
 log = logging.getLogger("subgate.usage")
 

@@ -85,7 +85,6 @@ def test_thinking_round_trip_keeps_signatures_byte_exact(gateway, accounts, clau
     acct = accounts.add("claude")
     c = client(gateway)
     thinking = {"type": "enabled", "budget_tokens": 1024}
-    chunks = []
     with c.messages.stream(model=MODEL, max_tokens=2000, thinking=thinking, tools=[TOOL],
                            messages=[{"role": "user", "content": "weather in Rome?"}]) as s:
         for _ in s:

@@ -15,7 +15,6 @@ import httpx
 import pytest
 
 from tests.fakes.claude_oauth import ClaudeOAuthFake
-from tests.fakes.codex_backend import CodexBackendFake  # noqa: F401  (same book conventions)
 from tests.fakes.openai_oauth import OpenAIOAuthFake
 from tests.fakes.tokens import TokenBook
 from tests.gateway_process import ROOT

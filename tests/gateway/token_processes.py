@@ -72,7 +72,7 @@ WRITER = r"""
 import sys
 from pathlib import Path
 
-from gateway.token_store import write_json_atomic
+from gateway.atomic_file import write_json_atomic
 
 path, tag = Path(sys.argv[1]), sys.argv[2]
 pad = "x" * 300_000  # big enough that a kill often lands inside json.dump or fsync
