@@ -59,6 +59,7 @@ class Runtime:
         self.pool_names = pool_model_names(self.templates, self.api_bases)
         self.usage = UsageBook.load(self.settings.auth_path / USAGE_FILE)
         self.store.scan()
+        self.store.sweep_temp_files()
         self.quota.load_shared()
         self._config_mtime = self._config_stamp()
 

@@ -150,6 +150,19 @@ class TokenStore:
         except OSError:
             pass
 
+    def sweep_temp_files(self, older_than: float = 60.0) -> int:
+        """Remove temp files left by a process killed mid-write (the target file is always intact)."""
+        removed = 0
+        cutoff = time.time() - older_than
+        for tmp in self.auth_dir.glob(".*.tmp"):
+            try:
+                if tmp.stat().st_mtime < cutoff:
+                    tmp.unlink()
+                    removed += 1
+            except OSError:
+                pass
+        return removed
+
     def _signature(self) -> tuple:
         try:
             entries = sorted(

@@ -335,3 +335,16 @@ def test_killing_a_writer_never_corrupts_the_token_file(tmp_path: Path) -> None:
     assert len({d["refresh_token"] for d in seen}) > 1  # the kills did land mid-loop
     store = store_for(tmp_path)  # leftover temp files are not taken for accounts
     assert [a.email for a in store.accounts()] == ["alice@example.com"]
+
+
+def test_stale_temp_files_from_killed_writes_are_swept(tmp_path):
+    import os
+
+    store = TokenStore(auth_dir=tmp_path, refreshers={})
+    old = tmp_path / ".claude-a@example.com.json.abc.tmp"
+    fresh = tmp_path / ".claude-b@example.com.json.def.tmp"
+    old.write_text("{")
+    fresh.write_text("{")
+    os.utime(old, (1, 1))
+    assert store.sweep_temp_files() == 1
+    assert not old.exists() and fresh.exists()  # a write in progress elsewhere is left alone
