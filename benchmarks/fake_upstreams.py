@@ -17,11 +17,11 @@ from typing import Any, AsyncIterator
 
 import uvicorn
 
-from tests.fakes.anthropic_api import AnthropicFake
-from tests.fakes.anthropic_replies import long_stream_events, sse
-from tests.fakes.codex_backend import CodexBackendFake
-from tests.fakes.openai_oauth import OpenAIOAuthFake
-from tests.fakes.tokens import TokenBook
+from gateway.demo.fakes.anthropic_api import AnthropicFake
+from gateway.demo.fakes.anthropic_replies import long_stream_events, sse
+from gateway.demo.fakes.codex_backend import CodexBackendFake
+from gateway.demo.fakes.openai_oauth import OpenAIOAuthFake
+from gateway.demo.fakes.tokens import TokenBook
 
 CLAUDE_EMAIL = "bench-claude@example.com"
 CODEX_EMAIL = "bench-codex@example.com"
