@@ -8,13 +8,13 @@ Behind a reverse proxy the restriction must therefore be switched off.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from typing import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from amp.http_messages import refuse_websocket, send_json
+from gateway.config import is_loopback_address
 from gateway.errors import amp_localhost_denied_body
 
 log = logging.getLogger(__name__)
@@ -23,16 +23,7 @@ log = logging.getLogger(__name__)
 def is_loopback_peer(scope: Scope) -> bool:
     """127.0.0.0/8, ::1 and IPv4-mapped ::ffff:127.x; anything unparseable is not loopback."""
     client = scope.get("client")
-    if not client:
-        return False
-    host = str(client[0]).strip("[]").split("%", 1)[0]
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback
+    return bool(client) and is_loopback_address(client[0])
 
 
 class LocalhostGuard:

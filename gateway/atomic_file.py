@@ -15,14 +15,18 @@ from typing import Any, Mapping
 
 
 def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
-    """Never leaves a half-written token file: temp file in the same dir, fsync, rename, fsync dir."""
+    """Never leaves a half-written token file (mode 0600)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n", mode=0o600)
+
+
+def write_text_atomic(path: Path, text: str, *, mode: int = 0o600) -> None:
+    """Temp file in the same dir, fsync, rename over `path`, fsync the dir."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            os.fchmod(fh.fileno(), 0o600)
-            json.dump(data, fh, indent=2)
-            fh.write("\n")
+            os.fchmod(fh.fileno(), mode)
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -104,13 +104,20 @@ class GatewaySettings:
         return self.providers.get(name, {})
 
 
-def is_loopback_host(host: str) -> bool:
-    if host in ("localhost", ""):
-        return host == "localhost"
+def is_loopback_address(host: str) -> bool:
+    """127.0.0.0/8, ::1 and IPv4-mapped ::ffff:127.x; anything unparseable is not loopback."""
+    text = str(host).strip("[]").split("%", 1)[0]
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        address = ipaddress.ip_address(text)
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def is_loopback_host(host: str) -> bool:
+    return host == "localhost" or is_loopback_address(host)
 
 
 def _snake(key: str) -> str:

@@ -12,33 +12,21 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 import yaml
 
+from gateway.atomic_file import write_text_atomic as _write_atomic
 from gateway.config import ConfigError, GatewaySettings, settings_from_yaml
 
 _TOP_KEY = re.compile(r"^[^\s#][^:]*:")
 
 
 def write_text_atomic(path: Path, text: str) -> None:
+    """Rewrites keep the file's own permissions (a config may be group-readable on purpose)."""
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            os.fchmod(fh.fileno(), mode)
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    _write_atomic(path, text, mode=mode)
 
 
 def _indent(line: str) -> int:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import ipaddress
 import os
 import time
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from typing import Callable
 import bcrypt
 from starlette.types import Scope
 
-from gateway.config import RemoteManagement
+from gateway.config import RemoteManagement, is_loopback_address
 
 MAX_FAILURES = 5
 BAN_SECONDS = 30 * 60.0
@@ -48,16 +47,7 @@ def hash_secret(plaintext: str) -> str:
 def is_local_peer(scope: Scope) -> bool:
     """127.0.0.0/8, ::1 and IPv4-mapped ::ffff:127.x, from the socket peer only."""
     client = scope.get("client")
-    if not client:
-        return False
-    host = str(client[0]).strip("[]").split("%", 1)[0]
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback
+    return bool(client) and is_loopback_address(client[0])
 
 
 def presented_management_key(scope: Scope) -> str:
