@@ -78,7 +78,7 @@ def _serve(args: argparse.Namespace, demo: DemoMode | None = None) -> int:
     if args.workers > 1:
         uvicorn.run(
             "gateway.server:create_app", factory=True, host=settings.host, port=settings.port,
-            workers=args.workers, proxy_headers=False, log_level="warning", lifespan="on",
+            workers=args.workers, proxy_headers=False, log_level="warning", lifespan="on", ws="websockets-sansio",
         )
     else:
         from gateway.server import create_app
