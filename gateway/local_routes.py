@@ -88,6 +88,7 @@ class LocalRoutes:
             path, method = scope.get("path", ""), scope.get("method", "GET")
             if method == "GET" and path in MODELS_PATHS:
                 self.rt.ensure_started()
+                self.rt.refresh_accounts()
                 body = models_body(self.rt, wants_anthropic_models(_headers(scope)))
                 await JSONResponse(body)(scope, receive, send)
                 return

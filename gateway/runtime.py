@@ -47,6 +47,7 @@ class Runtime:
     selector: Selector = field(default_factory=Selector)
     _config_mtime: int = 0
     _last_scan: float = 0.0
+    _dir_stamp: int = -1
 
     def __post_init__(self) -> None:
         self.store = TokenStore(
@@ -173,10 +174,16 @@ class Runtime:
         return True
 
     def refresh_accounts(self, *, force: bool = False) -> None:
-        """Pick up logins made since the last look (at most once per scan interval)."""
+        """Pick up logins and removals since the last look.
+
+        A login, a removal or a token rewrite (atomic rename) changes auth-dir's mtime, so one stat
+        per request sees them at once; edits in place are caught by the scan-interval rescan.
+        """
         now = time.monotonic()
-        if not force and now - self._last_scan < SCAN_INTERVAL:
+        stamp = self.store.dir_stamp()
+        if not force and stamp == self._dir_stamp and now - self._last_scan < SCAN_INTERVAL:
             return
+        self._dir_stamp = stamp
         self._last_scan = now
         if self.store.scan():
             self.sync_router()

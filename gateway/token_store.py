@@ -163,6 +163,12 @@ class TokenStore:
                 pass
         return removed
 
+    def dir_stamp(self) -> int:
+        try:
+            return self.auth_dir.stat().st_mtime_ns
+        except OSError:
+            return 0
+
     def _signature(self) -> tuple:
         try:
             entries = sorted(
