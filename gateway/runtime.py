@@ -75,15 +75,23 @@ class Runtime:
             self._http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
         return self._http
 
+    def _stored(self, refresh_token: str) -> dict[str, Any] | None:
+        """The credential holding this refresh token: its email and ids fill what a refresh reply
+        leaves out, so the provider does not look them up again (Claude's profile call)."""
+        for acct in self.store.accounts():
+            if acct.refresh_token == refresh_token:
+                return acct.data
+        return None
+
     async def _refresh_claude(self, refresh_token: str) -> dict[str, Any]:
         from custom_providers.claude.oauth import refresh
 
-        return await refresh(self.http, self.claude, refresh_token)
+        return await refresh(self.http, self.claude, refresh_token, current=self._stored(refresh_token))
 
     async def _refresh_codex(self, refresh_token: str) -> dict[str, Any]:
         from custom_providers.codex.oauth import refresh
 
-        return await refresh(self.http, self.codex, refresh_token)
+        return await refresh(self.http, self.codex, refresh_token, current=self._stored(refresh_token))
 
     # ---- models --------------------------------------------------------------------------------
     def provider_for_model(self, model: str) -> str | None:

@@ -198,3 +198,15 @@ def test_models_lists_in_anthropic_shape_for_anthropic_clients(gateway, accounts
     assert MODEL in ids and "claude-*" not in ids
     openai_shape = httpx.get(gateway.url + "/v1/models").json()
     assert openai_shape["object"] == "list" and MODEL in [m["id"] for m in openai_shape["data"]]
+
+
+def test_refresh_keeps_the_stored_email_without_a_profile_lookup(gateway, accounts, claude_stack):
+    claude_stack.oauth.include_email_in_token_reply = False  # refresh replies that carry no email
+    try:
+        acct = accounts.add("claude", expired=True)
+        assert client(gateway).messages.create(model=MODEL, max_tokens=20, messages=[{"role": "user", "content": "x"}]).content
+    finally:
+        claude_stack.oauth.include_email_in_token_reply = True
+    assert claude_stack.book.refreshes_by_email.get(acct.email) == 1
+    assert acct.data()["email"] == acct.email
+    assert not claude_stack.oauth.recorder.for_path("/api/oauth/profile")
