@@ -30,7 +30,7 @@ from tests.servers import ServerThread
 
 REPO = Path(__file__).resolve().parents[2]
 
-RACER = r"""
+CHILD_STORE = r"""
 import asyncio, json, sys
 from pathlib import Path
 
@@ -40,24 +40,32 @@ from custom_providers.credentials import expiry_from
 from gateway.errors import RefreshFailed, RefreshTokenRejected
 from gateway.token_store import TokenStore
 
+
+def open_store(http, auth_dir, url):
+    # the real TokenStore on auth_dir, refreshing at the rotating token server `url`
+    async def refresh(refresh_token):
+        reply = await http.post(url, json={"refresh_token": refresh_token})
+        if reply.status_code == 400:
+            raise RefreshTokenRejected(reply.text)
+        if reply.status_code != 200:
+            raise RefreshFailed(reply.text)
+        body = reply.json()
+        return {"access_token": body["access_token"], "refresh_token": body["refresh_token"],
+                "expired": expiry_from(body["expires_in"])}
+
+    store = TokenStore(auth_dir=auth_dir, refreshers={"claude": refresh})
+    store.scan()
+    return store, store.accounts()[0]
+"""
+"""Child-process prelude shared by the refresh race here and the kill -9 loop in tests/hardening."""
+
+RACER = CHILD_STORE + r"""
 auth_dir, url, ready, go, callers = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]), int(sys.argv[5])
 
 
 async def main():
     async with httpx.AsyncClient(trust_env=False, timeout=30) as http:
-        async def refresh(refresh_token):
-            reply = await http.post(url, json={"refresh_token": refresh_token})
-            if reply.status_code == 400:
-                raise RefreshTokenRejected(reply.text)
-            if reply.status_code != 200:
-                raise RefreshFailed(reply.text)
-            body = reply.json()
-            return {"access_token": body["access_token"], "refresh_token": body["refresh_token"],
-                    "expired": expiry_from(body["expires_in"])}
-
-        store = TokenStore(auth_dir=auth_dir, refreshers={"claude": refresh})
-        store.scan()
-        acct = store.accounts()[0]
+        store, acct = open_store(http, auth_dir, url)
         ready.touch()
         while not go.exists():
             await asyncio.sleep(0.002)

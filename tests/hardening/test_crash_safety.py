@@ -29,41 +29,20 @@ from pathlib import Path
 from custom_providers.credentials import rfc3339
 from gateway.token_store import NEEDS_LOGIN_KEY
 from tests.fakes.tokens import Grant, TokenBook
-from tests.gateway.token_processes import REPO, RotatingTokenServer, _child_env
+from tests.gateway.token_processes import CHILD_STORE, REPO, RotatingTokenServer, _child_env
 from tests.servers import ServerThread
 
 KILLS = 100
 SLOTS = 4  # accounts refreshed side by side, one child process each
 MAX_KILL_DELAY = 0.04  # each refresh round trip + atomic write takes a few ms: kills land mid-loop
 
-LOOPER = r"""
-import asyncio, sys
-from pathlib import Path
-
-import httpx
-
-from custom_providers.credentials import expiry_from
-from gateway.errors import RefreshFailed, RefreshTokenRejected
-from gateway.token_store import TokenStore
-
+LOOPER = CHILD_STORE + r"""
 auth_dir, url = Path(sys.argv[1]), sys.argv[2]
 
 
 async def main():
     async with httpx.AsyncClient(trust_env=False, timeout=10) as http:
-        async def refresh(refresh_token):
-            reply = await http.post(url, json={"refresh_token": refresh_token})
-            if reply.status_code == 400:
-                raise RefreshTokenRejected(reply.text)
-            if reply.status_code != 200:
-                raise RefreshFailed(reply.text)
-            body = reply.json()
-            return {"access_token": body["access_token"], "refresh_token": body["refresh_token"],
-                    "expired": expiry_from(body["expires_in"])}
-
-        store = TokenStore(auth_dir=auth_dir, refreshers={"claude": refresh})
-        store.scan()
-        acct = store.accounts()[0]
+        store, acct = open_store(http, auth_dir, url)
         print("ready", flush=True)
         while True:  # as an upstream 401 would: refresh whatever token is current
             await store.refresh(acct, failed_token=acct.access_token)
