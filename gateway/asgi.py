@@ -19,6 +19,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway import heap
 from gateway.client_keys import ClientKeyCheck, authenticate
 from gateway.error_rewrite import ErrorRewrite
 from gateway.local_routes import LocalRoutes
@@ -90,6 +91,7 @@ class AfterStartup:
                 litellm_app.hoist_hot_routes(litellm_app.proxy_server.app)
                 self.rt.sync_router()
                 self.rt.ensure_started()
+                heap.freeze_startup_objects()
             elif message["type"] == "lifespan.shutdown.complete":
                 await self.rt.aclose()
             await send(message)

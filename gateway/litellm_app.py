@@ -21,6 +21,8 @@ import litellm  # noqa: E402
 from litellm.proxy import proxy_server  # noqa: E402
 from litellm.router import Router  # noqa: E402
 
+from gateway import litellm_tuning  # noqa: E402
+
 PINNED_LITELLM = "1.108.7"
 
 
@@ -28,7 +30,6 @@ def proxy_app(config_path: str) -> Any:
     """LiteLLM's FastAPI app; its startup event reads the YAML named by CONFIG_FILE_PATH."""
     os.environ["CONFIG_FILE_PATH"] = str(config_path)
     install_router_patches()
-    skip_cost_calculation()
     trust_front_layer_auth(proxy_server.app)
     return proxy_server.app
 
@@ -50,6 +51,7 @@ def replace_model_list(llm_router: Router, model_list: list[dict[str, Any]]) -> 
 
     llm_router.pattern_router = PatternMatchRouter()
     llm_router.set_model_list(model_list)
+    litellm_tuning.forget_model_capabilities()
 
 
 def configure_retries(llm_router: Router, retries: int) -> None:
@@ -82,6 +84,7 @@ def _no_sleep_before_retry(self: Router, *args: Any, **kwargs: Any) -> float:
 
 def install_router_patches() -> None:
     """Idempotent; called at import of the hook (so `litellm --config` gets it too)."""
+    litellm_tuning.apply()
     if getattr(Router._time_to_sleep_before_retry, "__name__", "") != _no_sleep_before_retry.__name__:
         Router._time_to_sleep_before_retry = _no_sleep_before_retry  # type: ignore[method-assign]
 
@@ -146,16 +149,3 @@ def hoist_hot_routes(app: Any) -> None:
                 if index != 0:
                     routes.insert(0, routes.pop(index))
                 break
-
-
-def _no_cost(self: Any, *args: Any, **kwargs: Any) -> float:
-    return 0.0
-
-
-def skip_cost_calculation() -> None:
-    """Subscription calls have no per-token price; LiteLLM's cost calculator (model-map lookups,
-    pydantic usage objects) still ran twice per request: ~8% of a request's CPU. Cost reads as 0."""
-    from litellm.litellm_core_utils.litellm_logging import Logging
-
-    if getattr(Logging.response_cost_calculator, "__name__", "") != _no_cost.__name__:
-        Logging.response_cost_calculator = _no_cost  # type: ignore[method-assign]

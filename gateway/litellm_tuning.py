@@ -1,0 +1,172 @@
+"""LiteLLM work the gateway does not need on the request path, skipped: each change measured.
+
+Every function here replaces one LiteLLM internal with a version that gives the same answer for the
+gateway's deployments while skipping work whose result nobody reads: prices for subscription calls,
+per-minute usage counters for deployments without limits, model-map lookups repeated on every
+request, and a second copy of each streamed answer kept for guardrails that are not configured.
+The figures are CPU per request of the real gateway (docs/benchmarks.md); the internals are covered
+by tests/contract/test_litellm_tuning.py, so a LiteLLM upgrade that moves one fails there.
+Each function is idempotent: the proxy app and `litellm --config` (through the hook) both call
+`apply()`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import litellm
+from litellm.router import Router
+
+_MARK = "_subgate_tuned"
+CAPABILITY_CACHE_SIZE = 1024
+
+
+def _tuned(function: Callable[..., Any], original: Any = None) -> Callable[..., Any]:
+    """Marks a replacement (so apply() is idempotent) and keeps the original for the contract test."""
+    setattr(function, _MARK, True)
+    function.__wrapped__ = original  # type: ignore[attr-defined]
+    return function
+
+
+def _is_tuned(function: Any) -> bool:
+    return getattr(function, _MARK, False) is True
+
+
+def _no_cost(*args: Any, **kwargs: Any) -> float:
+    return 0.0
+
+
+def skip_cost_calculation() -> None:
+    """Subscription calls have no per-token price. LiteLLM's calculator (model-map lookups, pydantic
+    usage objects) ran twice per request, ~8% of its CPU; the stream assembler and the Anthropic
+    pass-through logger call `litellm.completion_cost` once more per stream. Cost reads as 0."""
+    from litellm.litellm_core_utils.litellm_logging import Logging
+
+    if not _is_tuned(Logging.response_cost_calculator):
+        Logging.response_cost_calculator = _tuned(lambda self, *args, **kwargs: 0.0)  # type: ignore[method-assign]
+    if not _is_tuned(litellm.completion_cost):
+        litellm.completion_cost = _tuned(_no_cost)
+
+
+def skip_unlimited_usage_tracking() -> None:
+    """The router counts tokens and requests per deployment and minute after every success, but only
+    deployments with tpm/rpm (or itpm/otpm) limits ever read the counters. To find out, stock LiteLLM
+    rebuilds the deployment's model info (a model-map lookup and a deepcopy) twice per request: ~5%
+    of a request's CPU. The answer is remembered per deployment object and model group, so a config
+    reload that adds limits is seen at once."""
+    original = Router._increment_deployment_usage
+    if _is_tuned(original):
+        return
+    from litellm.router_utils.pre_call_checks.io_token_rate_limit_check import deployment_has_io_token_limits
+
+    limited: dict[tuple[str, str], tuple[Any, bool]] = {}
+
+    def has_limits(router: Router, deployment: Any, model_group: str) -> bool:
+        info = router.get_router_model_info(deployment=deployment, received_model_name=model_group)
+        params = deployment.litellm_params
+        limits = (deployment.get("tpm"), deployment.get("rpm"), params.tpm, params.rpm, info.get("tpm"), info.get("rpm"))
+        return any(limit is not None for limit in limits) or deployment_has_io_token_limits(deployment.model_dump())
+
+    async def increment(self: Router, *, deployment_id: str, model_group: str, **rest: Any) -> str | None:
+        # get_deployment builds a fresh Deployment from the stored dict on every call, so the
+        # stored dict is what identifies "this deployment, as configured now".
+        index = self.model_id_to_deployment_index_map.get(deployment_id)
+        if index is None:
+            return None
+        stored = self.model_list[index]
+        key = (deployment_id, model_group)
+        known = limited.get(key)
+        if known is None or known[0] is not stored:
+            deployment = self.get_deployment(model_id=deployment_id)
+            if deployment is None:
+                return None
+            if len(limited) >= CAPABILITY_CACHE_SIZE:
+                limited.clear()
+            known = limited[key] = (stored, has_limits(self, deployment, model_group))
+        if not known[1]:
+            return None
+        return await original(self, deployment_id=deployment_id, model_group=model_group, **rest)
+
+    Router._increment_deployment_usage = _tuned(increment, original)  # type: ignore[method-assign]
+
+
+def remember_model_capabilities() -> None:
+    """Anthropic requests ask the model map the same capability questions (adaptive thinking,
+    always-on thinking, ...) three or more times each, every request: ~3% of its CPU. The answers
+    depend only on the model, the provider and the map, so they are kept until the map changes
+    (an entry added, or `forget_model_capabilities()` after the gateway replaces its model list)."""
+    from litellm.llms.anthropic.common_utils import AnthropicModelInfo
+
+    original = AnthropicModelInfo._supports_model_capability
+    if _is_tuned(original):
+        return
+
+    def supports(model: str, key: str, custom_llm_provider: str) -> bool:
+        model_map = litellm.model_cost
+        stamp = (id(model_map), len(model_map))
+        cache_key = (model, key, custom_llm_provider)
+        known = _capabilities.get(cache_key)
+        if known is not None and known[0] == stamp:
+            return known[1]
+        if len(_capabilities) >= CAPABILITY_CACHE_SIZE:
+            _capabilities.clear()
+        answer = original(model, key, custom_llm_provider)
+        _capabilities[cache_key] = (stamp, answer)
+        return answer
+
+    AnthropicModelInfo._supports_model_capability = staticmethod(_tuned(supports, original))  # type: ignore[method-assign]
+
+
+_capabilities: dict[tuple[str, str, str], tuple[tuple[int, int], bool]] = {}
+
+
+def forget_model_capabilities() -> None:
+    _capabilities.clear()
+
+
+def skip_served_stream_copy_without_guardrails() -> None:
+    """After each stream the proxy rebuilds the whole answer from the chunks the client was served,
+    in a worker thread, so that logs show what guardrails let through: ~4% of a streamed request's
+    CPU, and GIL time taken from the event loop. Without a guardrail the served text is the
+    upstream's text, which the success log already has; with one configured, stock behaviour runs."""
+    from litellm.integrations.custom_guardrail import CustomGuardrail
+    from litellm.proxy.utils import ProxyLogging
+
+    original = ProxyLogging._record_served_stream_output
+    if _is_tuned(original):
+        return
+
+    async def record(request_data: Any, served_chunks: Any) -> None:
+        if any(isinstance(callback, CustomGuardrail) for callback in litellm.callbacks):
+            await original(request_data, served_chunks)
+
+    ProxyLogging._record_served_stream_output = staticmethod(_tuned(record, original))  # type: ignore[method-assign]
+
+
+class _HasStreamingDeploymentHook(type):
+    def __instancecheck__(cls, instance: Any) -> bool:
+        return getattr(instance, "async_post_call_streaming_deployment_hook", None) is not None
+
+
+class HasPostStreamingDeploymentHook(metaclass=_HasStreamingDeploymentHook):
+    """What LiteLLM's runtime-checkable protocol checks (the attribute exists), without typing's
+    generic protocol machinery."""
+
+
+def fast_streaming_hook_check() -> None:
+    """For every event of a /v1/responses stream LiteLLM asks, for each registered callback, whether
+    it satisfies a runtime-checkable Protocol; typing answers that by walking the protocol's members
+    and the callback's MRO every time: 11% of a streamed /v1/responses request's CPU. The check is
+    one attribute, so it is answered as one attribute lookup."""
+    from litellm.responses import streaming_iterator
+
+    if streaming_iterator._HasPostStreamingDeploymentHook is not HasPostStreamingDeploymentHook:
+        streaming_iterator._HasPostStreamingDeploymentHook = HasPostStreamingDeploymentHook
+
+
+def apply() -> None:
+    skip_cost_calculation()
+    skip_unlimited_usage_tracking()
+    remember_model_capabilities()
+    skip_served_stream_copy_without_guardrails()
+    fast_streaming_hook_check()

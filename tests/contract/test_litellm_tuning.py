@@ -1,0 +1,157 @@
+"""gateway/litellm_tuning.py replaces LiteLLM internals with cheaper versions: each must still exist
+where the tuning expects it (a LiteLLM upgrade that moves one fails here) and must give the answer
+stock LiteLLM gives for the gateway's deployments."""
+
+from __future__ import annotations
+
+import datetime
+import inspect
+import uuid
+
+import pytest
+
+from gateway import litellm_app, litellm_tuning  # noqa: F401  (litellm_app sets LiteLLM's env flags first)
+
+import litellm  # noqa: E402
+from litellm.router import Router  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def tuned():
+    litellm_tuning.apply()
+
+
+def test_every_replaced_internal_is_where_the_tuning_expects_it():
+    from litellm.llms.anthropic.common_utils import AnthropicModelInfo
+    from litellm.litellm_core_utils import streaming_chunk_builder_utils
+    from litellm.proxy.pass_through_endpoints.llm_provider_handlers import anthropic_passthrough_logging_handler
+    from litellm.proxy.utils import ProxyLogging
+    from litellm.responses import streaming_iterator
+
+    # The stream assembler and the pass-through logger look the calculator up on the module at call time.
+    for module in (streaming_chunk_builder_utils, anthropic_passthrough_logging_handler):
+        assert "litellm.completion_cost(" in inspect.getsource(module), module.__name__
+    usage = inspect.signature(Router._increment_deployment_usage.__wrapped__).parameters
+    assert {"deployment_id", "model_group"} <= {n for n, p in usage.items() if p.kind is p.KEYWORD_ONLY}
+    assert "model_id_to_deployment_index_map" in inspect.getsource(Router.get_deployment)
+    assert list(inspect.signature(AnthropicModelInfo._supports_model_capability.__wrapped__).parameters) == \
+        ["model", "key", "custom_llm_provider"]
+    assert list(inspect.signature(ProxyLogging._record_served_stream_output.__wrapped__).parameters) == \
+        ["request_data", "served_chunks"]
+    hook_check = inspect.getsource(streaming_iterator.BaseResponsesAPIStreamingIterator._call_post_streaming_deployment_hook)
+    assert "isinstance(callback, _HasPostStreamingDeploymentHook)" in hook_check
+    assert streaming_iterator._HasPostStreamingDeploymentHook is litellm_tuning.HasPostStreamingDeploymentHook
+
+
+def test_prices_read_zero():
+    response = litellm.ModelResponse(model="claude-sonnet-4-5", usage={"prompt_tokens": 10, "completion_tokens": 5,
+                                                                         "total_tokens": 15})
+    assert litellm.completion_cost(completion_response=response, model="claude-sonnet-4-5") == 0.0
+
+
+def _router(**limits: int) -> Router:
+    params = {"model": "anthropic/claude-sonnet-4-5", "api_key": "unused", **limits}
+    return Router(model_list=[{"model_name": "claude-sonnet-4-5", "litellm_params": params,
+                               "model_info": {"id": "acct-1"}}])
+
+
+async def _count(router: Router) -> str | None:
+    return await router._increment_deployment_usage(deployment_id="acct-1", deployment_name="anthropic/claude-sonnet-4-5",
+                                                    model_group="claude-sonnet-4-5", total_tokens=15,
+                                                    rpm_increment=1, parent_otel_span=None)
+
+
+async def test_deployments_without_limits_are_not_counted():
+    router = _router()
+    assert await _count(router) is None
+    assert await _count(router) is None
+
+
+async def test_deployments_with_limits_are_still_counted_and_a_reload_is_seen():
+    router = _router(rpm=100)
+    key = await _count(router)
+    assert key is not None
+    rpm_key = key.replace(":tpm:", ":rpm:")
+    await _count(router)
+    assert await router.cache.async_get_cache(key) == 30  # 15 tokens, twice
+    assert await router.cache.async_get_cache(rpm_key) == 2
+
+    litellm_app.replace_model_list(router, [{"model_name": "claude-sonnet-4-5", "model_info": {"id": "acct-1"},
+                                             "litellm_params": {"model": "anthropic/claude-sonnet-4-5", "api_key": "x"}}])
+    assert await _count(router) is None  # the limit is gone: no longer counted
+
+    litellm_app.replace_model_list(router, [{"model_name": "claude-sonnet-4-5", "model_info": {"id": "acct-1"},
+                                             "litellm_params": {"model": "anthropic/claude-sonnet-4-5", "api_key": "x",
+                                                                "tpm": 1000}}])
+    assert await _count(router) is not None  # a limit added by a reload is counted at once
+
+
+def test_remembered_capabilities_match_the_model_map_and_follow_its_changes():
+    from litellm.llms.anthropic.common_utils import AnthropicModelInfo
+
+    for model in ("claude-sonnet-4-5-20250929", "claude-opus-4-6", "claude-3-5-haiku-20241022"):
+        for key in ("supports_adaptive_thinking", "supports_reasoning", "supports_vision"):
+            expected = bool(litellm.model_cost.get(model, {}).get(key)) if model in litellm.model_cost else None
+            answer = AnthropicModelInfo._supports_model_capability(model, key, "anthropic")
+            assert answer == AnthropicModelInfo._supports_model_capability(model, key, "anthropic")
+            if expected is True:
+                assert answer is True, (model, key)
+
+    name = f"subgate-test-{uuid.uuid4().hex[:8]}"
+    assert AnthropicModelInfo._supports_model_capability(name, "supports_adaptive_thinking", "anthropic") is False
+    litellm.register_model({name: {"litellm_provider": "anthropic", "mode": "chat", "supports_adaptive_thinking": True,
+                                   "input_cost_per_token": 0, "output_cost_per_token": 0}})
+    try:
+        assert AnthropicModelInfo._supports_model_capability(name, "supports_adaptive_thinking", "anthropic") is True
+    finally:
+        litellm.model_cost.pop(name, None)
+        litellm_tuning.forget_model_capabilities()
+
+
+def _logging_obj():
+    from litellm.litellm_core_utils.litellm_logging import Logging
+
+    return Logging(model="claude-sonnet-4-5", messages=[{"role": "user", "content": "hi"}], stream=True,
+                   call_type="acompletion", start_time=datetime.datetime.now(), litellm_call_id=str(uuid.uuid4()),
+                   function_id="test")
+
+
+def _chunks():
+    from litellm.types.utils import ModelResponseStream
+
+    return [ModelResponseStream(choices=[{"index": 0, "delta": {"role": "assistant", "content": text}}])
+            for text in ("Hel", "lo")]
+
+
+async def test_served_stream_copy_is_skipped_without_guardrails_and_kept_with_one():
+    from litellm.integrations.custom_guardrail import CustomGuardrail
+    from litellm.litellm_core_utils.served_output_texts import SERVED_OUTPUT_TEXTS_KEY
+    from litellm.proxy.utils import ProxyLogging
+
+    plain = _logging_obj()
+    await ProxyLogging._record_served_stream_output({"litellm_logging_obj": plain}, _chunks())
+    assert SERVED_OUTPUT_TEXTS_KEY not in plain.model_call_details
+
+    guardrail = CustomGuardrail(guardrail_name="subgate-test")
+    litellm.callbacks.append(guardrail)
+    try:
+        guarded = _logging_obj()
+        await ProxyLogging._record_served_stream_output({"litellm_logging_obj": guarded}, _chunks())
+        assert guarded.model_call_details[SERVED_OUTPUT_TEXTS_KEY] == ("Hello",)
+    finally:
+        litellm.callbacks.remove(guardrail)
+
+
+def test_streaming_hook_check_answers_as_the_protocol_did():
+    from litellm.integrations.custom_logger import CustomLogger
+
+    class WithoutHook:
+        pass
+
+    class NoneHook:
+        async_post_call_streaming_deployment_hook = None
+
+    assert isinstance(CustomLogger(), litellm_tuning.HasPostStreamingDeploymentHook)
+    assert not isinstance(WithoutHook(), litellm_tuning.HasPostStreamingDeploymentHook)
+    assert not isinstance(NoneHook(), litellm_tuning.HasPostStreamingDeploymentHook)
+    assert not isinstance("async_post_call_streaming_deployment_hook", litellm_tuning.HasPostStreamingDeploymentHook)
