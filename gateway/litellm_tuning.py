@@ -39,11 +39,18 @@ def _no_cost(*args: Any, **kwargs: Any) -> float:
 def skip_cost_calculation() -> None:
     """Subscription calls have no per-token price. LiteLLM's calculator (model-map lookups, pydantic
     usage objects) ran twice per request, ~8% of its CPU; the stream assembler and the Anthropic
-    pass-through logger call `litellm.completion_cost` once more per stream. Cost reads as 0."""
+    pass-through logger call `litellm.completion_cost` once more per stream. Cost reads as 0. LiteLLM
+    then explains every zero price (walking the model map's rate tables): 8% of a chat request, for
+    a diagnostic that only says "this model has no price", so that is skipped too."""
     from litellm.litellm_core_utils.litellm_logging import Logging
 
     if not _is_tuned(Logging.response_cost_calculator):
-        Logging.response_cost_calculator = _tuned(lambda self, *args, **kwargs: 0.0)  # type: ignore[method-assign]
+        original = Logging.response_cost_calculator
+        Logging.response_cost_calculator = _tuned(lambda self, *args, **kwargs: 0.0, original)  # type: ignore[method-assign]
+        Logging._response_cost_calculator = Logging.response_cost_calculator  # type: ignore[method-assign]
+    if not _is_tuned(Logging._record_zero_cost_diagnostic):
+        original = Logging._record_zero_cost_diagnostic
+        Logging._record_zero_cost_diagnostic = _tuned(lambda self, *args, **kwargs: None, original)  # type: ignore[method-assign]
     if not _is_tuned(litellm.completion_cost):
         litellm.completion_cost = _tuned(_no_cost)
 

@@ -43,7 +43,19 @@ def test_every_replaced_internal_is_where_the_tuning_expects_it():
     assert streaming_iterator._HasPostStreamingDeploymentHook is litellm_tuning.HasPostStreamingDeploymentHook
 
 
-def test_prices_read_zero():
+def test_prices_read_zero_without_a_zero_price_diagnostic():
+    from litellm.litellm_core_utils.litellm_logging import Logging
+
+    source = inspect.getsource(Logging)
+    assert "self._record_zero_cost_diagnostic(" in source and "_response_cost_calculator = response_cost_calculator" in source
+    assert list(inspect.signature(Logging._record_zero_cost_diagnostic.__wrapped__).parameters)[:3] == \
+        ["self", "result", "response_cost"]
+    logging_obj = _logging_obj()
+    assert logging_obj.response_cost_calculator(result=None) == 0.0
+    assert logging_obj._response_cost_calculator(result=None) == 0.0
+    logging_obj._record_zero_cost_diagnostic(None, 0.0)
+    assert logging_obj.model_call_details.get("zero_cost_diagnostic") is None
+
     response = litellm.ModelResponse(model="claude-sonnet-4-5", usage={"prompt_tokens": 10, "completion_tokens": 5,
                                                                          "total_tokens": 15})
     assert litellm.completion_cost(completion_response=response, model="claude-sonnet-4-5") == 0.0
