@@ -121,7 +121,8 @@ class FakeUpstreams:
 class GatewayUnderTest:
     """`python -m gateway.amp` with start-up timed from spawn to the first 200 on a real request."""
 
-    def __init__(self, env: Mapping[str, str], port: int, workers: int, log_path: Path) -> None:
+    def __init__(self, env: Mapping[str, str], port: int, workers: int, log_path: Path, root: Path = ROOT) -> None:
+        self.root = root
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.workers = workers
@@ -137,7 +138,7 @@ class GatewayUnderTest:
         self._log = open(self.log_path, "ab")
         t0 = time.perf_counter()
         self.proc = subprocess.Popen([sys.executable, "-m", "gateway.amp", "--workers", str(self.workers)],
-                                     cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
+                                     cwd=self.root, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
         last = "no answer"
         while time.perf_counter() - t0 < timeout:
             if self.proc.poll() is not None:

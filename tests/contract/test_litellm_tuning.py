@@ -167,3 +167,19 @@ def test_streaming_hook_check_answers_as_the_protocol_did():
     assert not isinstance(WithoutHook(), litellm_tuning.HasPostStreamingDeploymentHook)
     assert not isinstance(NoneHook(), litellm_tuning.HasPostStreamingDeploymentHook)
     assert not isinstance("async_post_call_streaming_deployment_hook", litellm_tuning.HasPostStreamingDeploymentHook)
+
+
+def test_type_hints_are_remembered_where_the_responses_path_asks_for_them():
+    import importlib
+    import typing
+
+    from litellm.types.llms.openai import ResponsesAPIOptionalRequestParams
+
+    for name in litellm_tuning._TYPE_HINT_MODULES:
+        module = importlib.import_module(name)
+        assert "get_type_hints(" in inspect.getsource(module), name
+        assert module.get_type_hints.__wrapped__ is typing.get_type_hints
+        first = module.get_type_hints(ResponsesAPIOptionalRequestParams)
+        assert first == typing.get_type_hints(ResponsesAPIOptionalRequestParams)
+        first.clear()  # a caller changing its copy does not change the next answer
+        assert module.get_type_hints(ResponsesAPIOptionalRequestParams) == typing.get_type_hints(ResponsesAPIOptionalRequestParams)
