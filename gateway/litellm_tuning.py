@@ -2,8 +2,9 @@
 
 Every function here replaces one LiteLLM internal with a version that gives the same answer for the
 gateway's deployments while skipping work whose result nobody reads: prices for subscription calls,
-per-minute usage counters for deployments without limits, model-map lookups repeated on every
-request, and a second copy of each streamed answer kept for guardrails that are not configured.
+per-minute usage counters for deployments without limits, a second copy of each streamed answer kept
+for guardrails that are not configured, and answers LiteLLM recomputes on every request although they
+never change (model-map capabilities, a runtime Protocol check, TypedDict type hints).
 The figures are CPU per request of the real gateway (docs/benchmarks.md); the internals are covered
 by tests/contract/test_litellm_tuning.py, so a LiteLLM upgrade that moves one fails there.
 Each function is idempotent: the proxy app and `litellm --config` (through the hook) both call
@@ -18,7 +19,7 @@ import litellm
 from litellm.router import Router
 
 _MARK = "_subgate_tuned"
-CAPABILITY_CACHE_SIZE = 1024
+CACHE_SIZE = 1024  # entries per remembered answer table; model names come from clients
 
 
 def _tuned(function: Callable[..., Any], original: Any = None) -> Callable[..., Any]:
@@ -32,10 +33,6 @@ def _is_tuned(function: Any) -> bool:
     return getattr(function, _MARK, False) is True
 
 
-def _no_cost(*args: Any, **kwargs: Any) -> float:
-    return 0.0
-
-
 def skip_cost_calculation() -> None:
     """Subscription calls have no per-token price. LiteLLM's calculator (model-map lookups, pydantic
     usage objects) ran twice per request, ~8% of its CPU; the stream assembler and the Anthropic
@@ -46,21 +43,22 @@ def skip_cost_calculation() -> None:
 
     if not _is_tuned(Logging.response_cost_calculator):
         original = Logging.response_cost_calculator
+        # each replacement is its own function object: _tuned() records the original on it
         Logging.response_cost_calculator = _tuned(lambda self, *args, **kwargs: 0.0, original)  # type: ignore[method-assign]
         Logging._response_cost_calculator = Logging.response_cost_calculator  # type: ignore[method-assign]
     if not _is_tuned(Logging._record_zero_cost_diagnostic):
         original = Logging._record_zero_cost_diagnostic
         Logging._record_zero_cost_diagnostic = _tuned(lambda self, *args, **kwargs: None, original)  # type: ignore[method-assign]
     if not _is_tuned(litellm.completion_cost):
-        litellm.completion_cost = _tuned(_no_cost)
+        litellm.completion_cost = _tuned(lambda *args, **kwargs: 0.0, litellm.completion_cost)
 
 
 def skip_unlimited_usage_tracking() -> None:
     """The router counts tokens and requests per deployment and minute after every success, but only
     deployments with tpm/rpm (or itpm/otpm) limits ever read the counters. To find out, stock LiteLLM
     rebuilds the deployment's model info (a model-map lookup and a deepcopy) twice per request: ~5%
-    of a request's CPU. The answer is remembered per deployment object and model group, so a config
-    reload that adds limits is seen at once."""
+    of a request's CPU. The answer is remembered per stored deployment (the router's own dict, which
+    a config reload replaces) and model group, so a reload that adds limits is seen at once."""
     original = Router._increment_deployment_usage
     if _is_tuned(original):
         return
@@ -87,7 +85,7 @@ def skip_unlimited_usage_tracking() -> None:
             deployment = self.get_deployment(model_id=deployment_id)
             if deployment is None:
                 return None
-            if len(limited) >= CAPABILITY_CACHE_SIZE:
+            if len(limited) >= CACHE_SIZE:
                 limited.clear()
             known = limited[key] = (stored, has_limits(self, deployment, model_group))
         if not known[1]:
@@ -95,6 +93,9 @@ def skip_unlimited_usage_tracking() -> None:
         return await original(self, deployment_id=deployment_id, model_group=model_group, **rest)
 
     Router._increment_deployment_usage = _tuned(increment, original)  # type: ignore[method-assign]
+
+
+_capabilities: dict[tuple[str, str, str], tuple[tuple[int, int], bool]] = {}
 
 
 def remember_model_capabilities() -> None:
@@ -115,16 +116,13 @@ def remember_model_capabilities() -> None:
         known = _capabilities.get(cache_key)
         if known is not None and known[0] == stamp:
             return known[1]
-        if len(_capabilities) >= CAPABILITY_CACHE_SIZE:
+        if len(_capabilities) >= CACHE_SIZE:
             _capabilities.clear()
         answer = original(model, key, custom_llm_provider)
         _capabilities[cache_key] = (stamp, answer)
         return answer
 
     AnthropicModelInfo._supports_model_capability = staticmethod(_tuned(supports, original))  # type: ignore[method-assign]
-
-
-_capabilities: dict[tuple[str, str, str], tuple[tuple[int, int], bool]] = {}
 
 
 def forget_model_capabilities() -> None:
@@ -182,21 +180,21 @@ def remember_type_hints() -> None:
     import importlib
     import typing
 
+    known: dict[type, dict[str, Any]] = {}
+
+    def hints(obj: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        if args or kwargs or not isinstance(obj, type):
+            return typing.get_type_hints(obj, *args, **kwargs)
+        found = known.get(obj)
+        if found is None:
+            found = known[obj] = typing.get_type_hints(obj)
+        return dict(found)  # callers may change their copy
+
+    _tuned(hints, typing.get_type_hints)
     for name in _TYPE_HINT_MODULES:
         module = importlib.import_module(name)
-        if _is_tuned(module.get_type_hints):
-            continue
-        known: dict[Any, dict[str, Any]] = {}
-
-        def hints(obj: Any, *args: Any, _known: dict[Any, dict[str, Any]] = known, **kwargs: Any) -> dict[str, Any]:
-            if args or kwargs or not isinstance(obj, type):
-                return typing.get_type_hints(obj, *args, **kwargs)
-            found = _known.get(obj)
-            if found is None:
-                found = _known[obj] = typing.get_type_hints(obj)
-            return dict(found)
-
-        module.get_type_hints = _tuned(hints, typing.get_type_hints)
+        if not _is_tuned(module.get_type_hints):
+            module.get_type_hints = hints
 
 
 def apply() -> None:
