@@ -11,7 +11,6 @@ on one tree.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
@@ -22,7 +21,7 @@ import httpx
 
 from benchmarks.measure import Call
 from benchmarks.processes import FakeUpstreams, GatewayUnderTest, cpu_seconds
-from benchmarks.scenarios import CLAUDE_MODEL, GPT_MODEL, Endpoints, credential_files
+from benchmarks.scenarios import CLAUDE_MODEL, GPT_MODEL, Endpoints, gateway_env
 from tests.servers import free_port
 
 ENDPOINTS = ("messages", "messages-stream", "chat-claude", "chat-gpt", "responses", "responses-stream")
@@ -52,15 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     fakes = FakeUpstreams(free_port(), tmp / "fakes.log").start()
     sides: dict[str, tuple[GatewayUnderTest, Endpoints]] = {}
     try:
-        auth = tmp / "auth"
-        auth.mkdir(mode=0o700)
-        for name, data in credential_files(fakes.info).items():
-            (auth / name).write_text(json.dumps(data))
-            (auth / name).chmod(0o600)
-        env = {"SUBGATE_AUTH_DIR": str(auth), "HOME": str(tmp), "SUBGATE_CLAUDE_API_BASE": fakes.url,
-               "SUBGATE_CODEX_API_BASE": fakes.url + "/backend-api/codex", "SUBGATE_AMP_UPSTREAM_URL": "",
-               "AMP_API_KEY": "", "SUBGATE_CLAUDE_TOKEN_URL": fakes.url + "/oauth/none",
-               "SUBGATE_CODEX_TOKEN_URL": fakes.url + "/oauth/none"}
+        env = gateway_env(fakes.url, fakes.info, tmp)
         for label, tree in (("A", args.tree_a.resolve()), ("B", args.tree_b.resolve())):
             gw = GatewayUnderTest({**env, **_side_env(label), "PYTHONPATH": str(tree)}, free_port(), 1,
                                   tmp / f"gateway-{label}.log", root=tree)

@@ -30,7 +30,7 @@ import httpx
 from benchmarks import report
 from benchmarks.measure import Call, CallFailed, first_event, full_request, load, paired, stream_gaps, summary
 from benchmarks.processes import FakeUpstreams, GatewayUnderTest, cpu_seconds
-from benchmarks.scenarios import CLAUDE_MODEL, GPT_MODEL, Endpoints, credential_files
+from benchmarks.scenarios import CLAUDE_MODEL, GPT_MODEL, Endpoints, gateway_env
 from tests.servers import free_port
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "last_run_w{workers}.json"
@@ -94,20 +94,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     gateway: GatewayUnderTest | None = None
     try:
         fakes.start()
-        auth = tmp / "auth"
-        auth.mkdir(mode=0o700)
-        for name, data in credential_files(fakes.info).items():
-            path = auth / name
-            path.write_text(json.dumps(data))
-            path.chmod(0o600)
-        env = {
-            "SUBGATE_AUTH_DIR": str(auth), "HOME": str(tmp),
-            "SUBGATE_CLAUDE_API_BASE": fakes.url, "SUBGATE_CODEX_API_BASE": fakes.url + "/backend-api/codex",
-            # token and login URLs point at the fakes' 404 so nothing can leave the machine
-            "SUBGATE_CLAUDE_TOKEN_URL": fakes.url + "/oauth/none", "SUBGATE_CLAUDE_AUTHORIZE_URL": fakes.url + "/oauth/none",
-            "SUBGATE_CLAUDE_PROFILE_URL": fakes.url + "/oauth/none", "SUBGATE_CODEX_TOKEN_URL": fakes.url + "/oauth/none",
-            "SUBGATE_CODEX_AUTHORIZE_URL": fakes.url + "/oauth/none", "SUBGATE_AMP_UPSTREAM_URL": "", "AMP_API_KEY": "",
-        }
+        env = gateway_env(fakes.url, fakes.info, tmp)
         gateway = GatewayUnderTest(env, free_port(), args.workers, tmp / "gateway.log")
         ep = Endpoints(fakes.url, gateway.url, fakes.info["claude"]["access_token"],
                        fakes.info["codex"]["access_token"], fakes.info["codex"]["account_id"])

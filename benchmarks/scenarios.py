@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from benchmarks.measure import Call
@@ -93,4 +94,24 @@ def credential_files(info: dict[str, Any]) -> dict[str, dict[str, Any]]:
                                      "id_token": x["id_token"], "access_token": x["access_token"],
                                      "refresh_token": x["refresh_token"], "expired": stamp(x["expires_at"]),
                                      "last_refresh": now},
+    }
+
+
+def gateway_env(fakes_url: str, info: dict[str, Any], tmp: Path) -> dict[str, str]:
+    """Environment for a gateway that serves the fakes' two accounts from `tmp/auth`, with every
+    upstream, token and login URL pointed at the fakes (the OAuth ones at a 404), so nothing can
+    leave the machine."""
+    auth = tmp / "auth"
+    auth.mkdir(mode=0o700, exist_ok=True)
+    for name, data in credential_files(info).items():
+        path = auth / name
+        path.write_text(json.dumps(data))
+        path.chmod(0o600)
+    nowhere = fakes_url + "/oauth/none"
+    return {
+        "SUBGATE_AUTH_DIR": str(auth), "HOME": str(tmp),
+        "SUBGATE_CLAUDE_API_BASE": fakes_url, "SUBGATE_CODEX_API_BASE": fakes_url + "/backend-api/codex",
+        "SUBGATE_CLAUDE_TOKEN_URL": nowhere, "SUBGATE_CLAUDE_AUTHORIZE_URL": nowhere, "SUBGATE_CLAUDE_PROFILE_URL": nowhere,
+        "SUBGATE_CODEX_TOKEN_URL": nowhere, "SUBGATE_CODEX_AUTHORIZE_URL": nowhere,
+        "SUBGATE_AMP_UPSTREAM_URL": "", "AMP_API_KEY": "",
     }

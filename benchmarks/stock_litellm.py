@@ -9,7 +9,6 @@ interleaved one by one so machine load hits all three alike; CPU per request com
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -21,7 +20,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.processes import FakeUpstreams, GatewayUnderTest, cpu_seconds
-from benchmarks.scenarios import CLAUDE_MODEL, Endpoints, credential_files
+from benchmarks.scenarios import CLAUDE_MODEL, Endpoints, gateway_env
 from tests.servers import free_port
 
 STOCK_CONFIG = """model_list:
@@ -61,13 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     stock = gateway = None
     try:
         token = fakes.info["claude"]["access_token"]
-        auth = tmp / "auth"
-        auth.mkdir(mode=0o700)
-        for name, data in credential_files(fakes.info).items():
-            (auth / name).write_text(json.dumps(data))
-        env = {"SUBGATE_AUTH_DIR": str(auth), "HOME": str(tmp), "SUBGATE_CLAUDE_API_BASE": fakes.url,
-               "SUBGATE_CODEX_API_BASE": fakes.url + "/backend-api/codex", "SUBGATE_AMP_UPSTREAM_URL": "",
-               "SUBGATE_CLAUDE_TOKEN_URL": fakes.url + "/oauth/none", "SUBGATE_CODEX_TOKEN_URL": fakes.url + "/oauth/none"}
+        env = gateway_env(fakes.url, fakes.info, tmp)
         gateway = GatewayUnderTest(env, free_port(), 1, tmp / "gateway.log")
         ep = Endpoints(fakes.url, gateway.url, token, fakes.info["codex"]["access_token"], fakes.info["codex"]["account_id"])
         probe = ep.messages(False)
