@@ -17,8 +17,9 @@ from typing import Any
 
 import httpx
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from amp.http_messages import replay_receive
 from gateway import request_shape
 from gateway.errors import dialect_for_path, error_body, no_accounts_message, retry_after_seconds
 from gateway.runtime import Runtime
@@ -114,16 +115,7 @@ class LocalRoutes:
             await JSONResponse(error_body(dialect_for_path(path), 400, str(exc)), 400)(scope, receive, send)
             return
         scope = dict(scope, parsed_body=request_shape.litellm_parsed_body(body))
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": raw, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay_receive(raw, receive), send)
 
     async def count_tokens(self, scope: Scope, receive: Receive) -> Response:
         raw = await _read_body(receive)
