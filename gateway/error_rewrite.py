@@ -4,7 +4,9 @@ LiteLLM wraps provider errors in its own text ("litellm.RateLimitError: Anthropi
 Received Model Group=... LiteLLM Retried: 3 times"), never sets Retry-After on a final 429, and
 says "Invalid model name" with a 400. Clients act on these answers (Claude Code and Codex CLI wait
 for the reset, droid shows the message), so the front layer rewrites error responses only — 2xx
-answers and streams pass untouched, byte for byte, without being buffered.
+answers pass untouched; streams pass event by event, each as its exact bytes, without being buffered
+(gateway/stream_errors.StreamReader: only error events are re-worded, and a stream cut before its
+end is closed with an error event in the caller's dialect).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from gateway.errors import (
     retry_after_seconds,
 )
 from gateway.runtime import Runtime
-from gateway.stream_errors import CUT, MALFORMED, UNREACHABLE, MessagesStreamEnd, clean_stream_chunk, transport_message
+from gateway.stream_errors import CUT, MALFORMED, UNREACHABLE, StreamReader, stream_kind, transport_message
 
 ANTHROPIC_ERROR_TYPES = frozenset({
     "invalid_request_error", "authentication_error", "billing_error", "permission_error", "not_found_error",
@@ -104,29 +106,27 @@ class ErrorRewrite:
         chunks: list[bytes] = []
 
         streaming = False
-        ending: MessagesStreamEnd | None = None
+        reader: StreamReader | None = None
 
         async def capture(message: Message) -> None:
-            nonlocal start, streaming, ending
+            nonlocal start, streaming, reader
             if message["type"] == "http.response.start":
                 if _is_stream(message):
                     streaming = True
-                    if message["status"] < 300 and dialect_for_path(scope.get("path", "")) == "anthropic":
-                        ending = MessagesStreamEnd()
+                    if message["status"] < 300:
+                        reader = StreamReader(stream_kind(scope.get("path", "")))
                 if message["status"] < 400 or streaming:
                     await send(message)
                     return
                 start = message
                 return
-            if streaming and message["type"] == "http.response.body":
-                body = message.get("body", b"")
-                cleaned = clean_stream_chunk(body)
-                if ending is not None:
-                    ending.feed(cleaned)
-                    if not message.get("more_body") and not ending.ended:
-                        ending.ended = True
-                        cleaned = cleaned + ending.closing_event()
-                await send(message if cleaned is body else {**message, "body": cleaned})
+            if reader is not None and message["type"] == "http.response.body":
+                out = reader.feed(message.get("body", b""))
+                more = bool(message.get("more_body"))
+                if not more:
+                    out += reader.finish()
+                if out or not more:
+                    await send({"type": "http.response.body", "body": out, "more_body": more})
                 return
             if message["type"] == "http.response.body" and start is not None:
                 chunks.append(message.get("body", b""))

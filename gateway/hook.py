@@ -226,8 +226,11 @@ def _model_group(params: Mapping[str, Any]) -> str:
 
 
 def _register_providers() -> None:
-    """Install the Codex provider subclasses before LiteLLM builds deployments from the YAML."""
+    """Install the provider adaptations before LiteLLM builds deployments from the YAML."""
+    from custom_providers.claude.litellm_adapter import register as register_claude
     from custom_providers.codex.litellm_adapter import register
+
+    register_claude()
 
     try:
         settings = get_runtime().codex

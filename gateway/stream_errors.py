@@ -3,8 +3,8 @@
 When an upstream connection dies mid-answer, LiteLLM puts aiohttp's exception text into the error
 (`Response payload is not completed: <TransferEncodingError: 400, ...>`); in a stream it arrives as
 an `error` / `response.failed` event. Clients show that text to people, so it is replaced with a
-sentence that says what happened. Only error events are touched; a chunk without the word "error"
-is passed on as it is (one substring test per chunk).
+sentence that says what happened. Only error events are touched; every other event is passed on as
+its exact bytes (gateway/stream_errors.StreamReader reads the stream with custom_providers/sse.py).
 
 An upstream that answers 200 with a body that is not what its API promises (truncated JSON, garbage
 SSE) is reported the same way: a 502 with a sentence, not the parser's exception or the raw fragment.
@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
+
+from custom_providers.sse import CUT_BEFORE_TERMINAL, Event, SSEDecoder
 
 CUT = "The upstream connection closed before the response was complete; retry the request."
 UNREACHABLE = "The upstream service could not be reached; retry the request."
@@ -25,11 +28,10 @@ _CUT_MARKERS = (
     "RemoteProtocolError", "ReadError", "ContentLengthError",
     # LiteLLM's Responses->chat bridge when a Codex stream ends without a terminal event
     "closed the responses stream before any terminal event",
+    CUT_BEFORE_TERMINAL,
 )
 _MALFORMED_MARKERS = ("Unable to get json response", "JSONDecodeError", "Expecting value: line")
 _CONNECT_MARKERS = ("Cannot connect to host", "ClientConnectorError", "ConnectError", "Connection refused", "ConnectTimeout")
-_MESSAGE = re.compile(rb'"message":\s*"((?:[^"\\]|\\.)*)"')
-# "litellm.APIConnectionError: " in front of an upstream's message inside a stream error event
 _LITELLM_PREFIX = re.compile(r"^(?:litellm\.\w+:\s*)+")
 
 
@@ -43,47 +45,121 @@ def transport_message(text: str) -> str | None:
     return None
 
 
-def clean_stream_chunk(chunk: bytes) -> bytes:
-    if b"error" not in chunk and b"failed" not in chunk:
-        return chunk
-
-    def plain(match: re.Match[bytes]) -> bytes:
-        text = match.group(1).decode("utf-8", "replace")
-        replacement = transport_message(text)
-        if replacement is None:
-            stripped = _LITELLM_PREFIX.sub("", text)
-            if stripped == text:
-                return match.group(0)
-            return b'"message": "' + stripped.encode() + b'"'  # still JSON-escaped as it came
-        return b'"message": ' + json.dumps(replacement).encode()
-
-    return _MESSAGE.sub(plain, chunk)
+def _plain(message: Any) -> Any:
+    """An error message in plain words: transport failures named, LiteLLM's class prefix removed."""
+    if not isinstance(message, str):
+        return message
+    return transport_message(message) or _LITELLM_PREFIX.sub("", message)
 
 
-class MessagesStreamEnd:
-    """Watches a 200 /v1/messages stream for its end: `message_stop` or an `error` event.
+def _clean_in_place(payload: dict[str, Any]) -> bool:
+    """Put an error event's messages in plain words; True when something changed.
 
-    LiteLLM relays the Anthropic stream as the upstream sent it; an upstream that stops (or sends
-    garbage and stops) without either leaves the client with a stream that just ends, which the SDKs
-    and Claude Code read as a lost turn or a parse failure. The gateway then closes the stream with an
-    error event. A short tail of the previous chunk is kept because chunk boundaries are arbitrary.
+    Error events carry the message in one of three places: `error.message` (Anthropic, LiteLLM's
+    chat errors), `response.error.message` (Responses `response.failed`) or `message` (a bare
+    Responses `error` event).
+    """
+    response = payload.get("response")
+    holders = (payload, payload.get("error"), response.get("error") if isinstance(response, dict) else None)
+    changed = False
+    for holder in holders:
+        if isinstance(holder, dict) and isinstance(holder.get("message"), str):
+            plain = _plain(holder["message"])
+            if plain != holder["message"]:
+                holder["message"] = plain
+                changed = True
+    return changed
+
+
+_ERROR_TYPES = frozenset({"error", "response.failed"})
+# The event after which a stream of each dialect is complete; an error event ends it too.
+TERMINAL_EVENTS: dict[str, frozenset[str]] = {
+    "anthropic": frozenset({"message_stop"}),
+    "responses": frozenset({"response.completed", "response.incomplete"}),
+    "chat": frozenset(),  # ends with `data: [DONE]`
+}
+
+
+def stream_kind(path: str) -> str:
+    """Which stream dialect a route answers in."""
+    if path.startswith("/v1/messages"):
+        return "anthropic"
+    if path.endswith("/responses"):
+        return "responses"
+    return "chat"
+
+
+def closing_event(kind: str) -> bytes:
+    """The error event that ends a cut stream, in the dialect the client reads."""
+    if kind == "anthropic":
+        data: dict[str, Any] = {"type": "error", "error": {"type": "api_error", "message": CUT}}
+        return b"event: error\ndata: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+    if kind == "responses":
+        data = {"type": "response.failed", "response": {"object": "response", "status": "failed", "output": [],
+                                                         "error": {"code": "server_error", "message": CUT}}}
+        return b"event: response.failed\ndata: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+    data = {"error": {"message": CUT, "type": "api_error", "param": None, "code": "upstream_unavailable"}}
+    return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+
+
+class StreamReader:
+    """Reads a 2xx SSE answer event by event on its way to the client.
+
+    - Events pass as their exact bytes; only an error event whose message is the HTTP client's
+      exception text (or carries LiteLLM's class prefix) is re-written, with plain words.
+    - The reader notes the stream's end: the dialect's terminal event, an error event, or
+      `data: [DONE]`. A stream that stops before any of these (the upstream closed it early, or sent
+      garbage and stopped) is closed with an error event: the SDKs and agents would otherwise read a
+      lost turn as a complete answer. Words inside the answer's text never count: the decoder reads
+      the event's name, not its bytes.
+    - A fragment of an event left when the stream stops is not passed on: it is not an event, and
+      the client's parser would read it glued to the closing error event.
     """
 
-    __slots__ = ("_tail", "ended")
+    __slots__ = ("_decoder", "_kind", "_terminal", "ended")
 
-    def __init__(self) -> None:
-        self._tail = b""
+    def __init__(self, kind: str) -> None:
+        self._decoder = SSEDecoder()
+        self._kind = kind
+        self._terminal = TERMINAL_EVENTS.get(kind, frozenset())
         self.ended = False
 
-    def feed(self, chunk: bytes) -> None:
-        if self.ended or not chunk:
-            return
-        window = self._tail + chunk
-        if b"message_stop" in window or b"event: error" in window:
-            self.ended = True
-        self._tail = window[-16:]
+    def feed(self, chunk: bytes) -> bytes:
+        out: list[bytes] = []
+        for event in self._decoder.feed(chunk):
+            out.append(self._read(event))
+        return b"".join(out)
 
-    @staticmethod
-    def closing_event() -> bytes:
-        data = {"type": "error", "error": {"type": "api_error", "message": CUT}}
-        return b"event: error\ndata: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+    def finish(self) -> bytes:
+        """What to send when the answer ends: nothing, or the closing error event."""
+        if self.ended:
+            return b""
+        self.ended = True
+        return closing_event(self._kind)
+
+    def _read(self, event: Event) -> bytes:
+        if event.is_blank:
+            return event.raw
+        if event.data == "[DONE]":
+            self.ended = True
+            return event.raw
+        name = event.event
+        payload: Any = None
+        # Chat chunks have no name; only an error needs their JSON. Data-only Responses events
+        # carry their name inside the JSON.
+        if name is None and (self._kind != "chat" or '"error"' in (event.data or "")):
+            payload = event.json()
+            if isinstance(payload, dict) and isinstance(payload.get("type"), str):
+                name = payload["type"]
+        if name in self._terminal:
+            self.ended = True
+            return event.raw
+        if name not in _ERROR_TYPES and not (name is None and isinstance(payload, dict) and "error" in payload):
+            return event.raw
+        self.ended = True
+        if payload is None:
+            payload = event.json()
+        if not isinstance(payload, dict) or not _clean_in_place(payload):
+            return event.raw
+        head = f"event: {event.event}\n".encode() if event.event else b""
+        return head + b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"

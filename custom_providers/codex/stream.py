@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator
 
+from custom_providers import sse
+
 TERMINAL_OK = ("response.completed", "response.incomplete")
 INCOMPLETE_MESSAGE = "stream error: stream disconnected before completion: stream closed before response.completed"
 
@@ -41,27 +43,16 @@ class StreamFailed(StreamError):
     """The backend reported `response.failed` or an `error` event inside a 200 stream."""
 
 
-def iter_events(body: str) -> Iterator[dict[str, Any]]:
-    """JSON payloads of an SSE body, in order; `[DONE]`, comments and unparsable data are skipped."""
-    data: list[str] = []
-    for line in body.splitlines() + [""]:
-        if line.startswith("data:"):
-            data.append(line[5:].lstrip(" "))
-            continue
-        if line.strip() or not data:
-            continue
-        payload, data = "\n".join(data), []
-        if payload.strip() == "[DONE]":
-            continue
-        try:
-            event = json.loads(payload)
-        except ValueError:
-            continue
-        if isinstance(event, dict):
-            yield event
+def iter_events(body: str | bytes) -> Iterator[dict[str, Any]]:
+    """JSON payloads of a whole SSE body, in order; `[DONE]`, comments and unparsable data are skipped."""
+    raw = body.encode() if isinstance(body, str) else body
+    for event in sse.iter_events(raw):
+        payload = event.json()
+        if isinstance(payload, dict):
+            yield payload
 
 
-def aggregate(body: str) -> dict[str, Any]:
+def aggregate(body: str | bytes) -> dict[str, Any]:
     """The terminal response object of an SSE body, with `output` rebuilt when the backend left it empty."""
     items: dict[int, dict[str, Any]] = {}
     for event in iter_events(body):

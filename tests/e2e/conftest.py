@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+import httpx
 import pytest
 
 from tests.fakes.anthropic_api import AnthropicFake
 from tests.fakes.claude_oauth import ClaudeOAuthFake
 from tests.fakes.tokens import Grant, TokenBook
-from tests.gateway_process import GatewayProcess
-from tests.servers import ServerThread
+from tests.gateway_process import ROOT, GatewayProcess
+from tests.servers import ServerThread, free_port
 
 SCAN_INTERVAL = 0.1
 _counter = itertools.count(1)
@@ -195,6 +199,36 @@ def pytest_runtest_makereport(item, call):
     gw = item.funcargs.get("gateway") if hasattr(item, "funcargs") else None
     if report.failed and gw is not None:
         report.sections.append(("gateway log (tail)", gw.log_text()[-4000:]))
+
+
+# ---- the plug-in entry point: `litellm --config config/litellm.yaml` with the gateway's hook ----------
+
+
+@pytest.fixture(scope="module")
+def plain(claude_stack, codex_stack, auth_dir, tmp_path_factory):
+    """LiteLLM's own CLI serving config/litellm.yaml; the URL (no Amp routes, no front layer)."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("plain") / "litellm.log"
+    env = {**os.environ, **gateway_env(claude_stack, codex_stack, auth_dir),
+           "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS": "true"}
+    litellm_cli = Path(sys.executable).parent / "litellm"
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen([str(litellm_cli), "--config", "config/litellm.yaml", "--port", str(port), "--host", "127.0.0.1"],
+                                cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()[-3000:]
+            try:
+                if httpx.get(url + "/health/liveliness", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(15)
 
 
 # ---- a second gateway for the operator features (management API, logs), module-scoped ------------------

@@ -2,48 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import anthropic
 import httpx
 import openai
 import pytest
 
-from tests.e2e.conftest import gateway_env
-from tests.gateway_process import ROOT
-from tests.servers import free_port
-
 MODEL = "claude-sonnet-4-5-20250929"
-
-
-@pytest.fixture(scope="module")
-def plain(claude_stack, codex_stack, auth_dir, tmp_path_factory):
-    port = free_port()
-    log = tmp_path_factory.mktemp("plain") / "litellm.log"
-    env = {**os.environ, **gateway_env(claude_stack, codex_stack, auth_dir),
-           "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS": "true"}
-    litellm_cli = Path(sys.executable).parent / "litellm"
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen([str(litellm_cli), "--config", "config/litellm.yaml", "--port", str(port), "--host", "127.0.0.1"],
-                                cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, log.read_text()[-3000:]
-            try:
-                if httpx.get(url + "/health/liveliness", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(15)
 
 
 def test_messages_and_chat_use_the_subscription_token(plain, accounts, claude_stack):

@@ -8,6 +8,10 @@ This fake enforces the first and can be scripted to do the second, per call or p
     book = TokenBook(); fake = AnthropicFake(book); grant = book.issue("a@example.com")
     fake.recorder.script({"status": 429, "reset_in": 60}, account="a@example.com")
     fake.set_mode("b@example.com", {"mode": "cut_before"})   # sticky until clear_mode
+    {"mode": "cut_after", "events": 4}    # socket dropped after 4 SSE events
+    {"mode": "end_after", "events": 4}    # a clean end after 4 events, no message_stop
+    {"text": "..."}                       # the answer's text (any mode)
+    {"extra_events": [["brand_new", {"type": "brand_new"}]]}   # sent right after message_start
 
 Scripts and modes apply to POST /v1/messages only; count_tokens and /v1/models always answer normally.
 """
@@ -97,6 +101,7 @@ class AnthropicFake:
         self.signer = Signer(signing_key) if signing_key else Signer()
         self._modes: dict[str | None, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self.streamed: dict[str | None, bytes] = {}  # the last stream body sent, per account
         self.app = _App(routes=[
             Route("/v1/messages", self._messages, methods=["POST"]),
             Route("/v1/messages/count_tokens", self._count_tokens, methods=["POST"]),
@@ -214,8 +219,18 @@ class AnthropicFake:
                 return StreamingResponse(self._cut_json(request.scope, message), media_type="application/json",
                                          headers=headers)
             return JSONResponse(message, headers=headers)
-        return StreamingResponse(self._stream(request.scope, message, reply), media_type="text/event-stream",
+        return StreamingResponse(self._recorded(item.account, self._stream(request.scope, message, reply)),
+                                 media_type="text/event-stream",
                                  headers={**headers, "cache-control": "no-cache"})
+
+    async def _recorded(self, account: str | None, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        sent = b""
+        try:
+            async for chunk in chunks:
+                sent += chunk
+                yield chunk
+        finally:
+            self.streamed[account] = sent
 
     async def _stream(self, scope: Scope, message: dict[str, Any], reply: dict[str, Any]) -> AsyncIterator[bytes]:
         mode = reply.get("mode")
@@ -229,11 +244,14 @@ class AnthropicFake:
             events: Iterable[tuple[str, dict[str, Any]]] = long_stream_events(message, int(reply.get("events", 100)))
         else:
             events = stream_events(message)
-        limit = int(reply.get("events", 1)) if mode == "cut_after" else None
+            extra = [(str(name), data) for name, data in reply.get("extra_events", [])]
+            events = events[:1] + extra + events[1:]  # event types the gateway never heard of
+        limit = int(reply.get("events", 1)) if mode in ("cut_after", "end_after") else None
         for n, (name, data) in enumerate(events):
             if limit is not None and n >= limit:
-                await drop_connection(scope)
-                return
+                if mode == "cut_after":
+                    await drop_connection(scope)
+                return  # end_after: a clean end of the HTTP body, without message_stop
             if interval and n:
                 await asyncio.sleep(interval)
             yield sse(name, data)
