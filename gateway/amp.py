@@ -11,18 +11,22 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
 from typing import TYPE_CHECKING
 
-from gateway.config import ConfigError, load_settings
+from gateway import port_claim
+from gateway.config import DEFAULT_CONFIG_PATH, ConfigError, GatewaySettings, load_settings
 from gateway.logging_setup import configure_logging
+from gateway.serve import serve
+from gateway.start_banner import accounts_banner, announce_when_ready, gateway_url
 
 if TYPE_CHECKING:
     from gateway.demo.mode import DemoMode
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m gateway.amp", description="Serve the subgate gateway.")
+def parse_args(argv: list[str] | None = None, prog: str = "python -m gateway.amp") -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog=prog, description="Serve the subgate gateway.")
     p.add_argument("--config", default=None, help="YAML config (default: config/litellm.yaml or $SUBGATE_CONFIG)")
     p.add_argument("--host", default=None, help="bind address (default from config: 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default from config: 8317)")
@@ -34,11 +38,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m gateway.amp") -> int:
+    args = parse_args(argv, prog)
     if args.demo:
         return _demo(args)
     return _serve(args)
+
+
+def _settings(args: argparse.Namespace) -> GatewaySettings:
+    if args.config:
+        os.environ["SUBGATE_CONFIG"] = os.path.abspath(args.config)
+    for flag, env in ((args.host, "SUBGATE_HOST"), (args.port, "SUBGATE_PORT"), (args.auth_dir, "SUBGATE_AUTH_DIR")):
+        if flag is not None:
+            os.environ[env] = str(flag)
+    return load_settings()
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -46,47 +59,54 @@ def _demo(args: argparse.Namespace) -> int:
         print("subgate: --demo runs the shipped config with its own temporary auth-dir; "
               "drop --config and --auth-dir", file=sys.stderr)
         return 2
+    try:
+        sock = port_claim.claim(*_bind_target(args))
+    except ConfigError as exc:
+        print(f"subgate: {exc}", file=sys.stderr)
+        return 2
+    except port_claim.PortTaken as exc:
+        print(f"subgate: {exc}", file=sys.stderr)
+        return 1
     from gateway.demo.mode import DemoMode
 
     demo = DemoMode.start()
     try:
-        return _serve(args, demo)
+        return _serve(args, demo, sock)
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled once it has shut down
         return 130
     finally:
         demo.close()
 
 
-def _serve(args: argparse.Namespace, demo: DemoMode | None = None) -> int:
-    if args.config:
-        os.environ["SUBGATE_CONFIG"] = os.path.abspath(args.config)
-    for flag, env in ((args.host, "SUBGATE_HOST"), (args.port, "SUBGATE_PORT"), (args.auth_dir, "SUBGATE_AUTH_DIR")):
-        if flag is not None:
-            os.environ[env] = str(flag)
+def _bind_target(args: argparse.Namespace) -> tuple[str, int]:
+    """host and port from the flags and the shipped config, before demo mode changes the environment."""
+    _settings(argparse.Namespace(**{**vars(args), "config": None, "auth_dir": None}))
+    settings = load_settings(DEFAULT_CONFIG_PATH)
+    return settings.host, settings.port
+
+
+def _serve(args: argparse.Namespace, demo: DemoMode | None = None, sock: socket.socket | None = None) -> int:
     try:
-        settings = load_settings()
+        settings = _settings(args)
     except ConfigError as exc:
         print(f"subgate: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings)
+    if sock is None:
+        try:
+            sock = port_claim.claim(settings.host, settings.port)
+        except port_claim.PortTaken as exc:
+            print(f"subgate: {exc}", file=sys.stderr)
+            return 1
+    url = gateway_url(settings.host, settings.port)
     if demo is not None:
-        print(demo.banner(settings.host, settings.port), flush=True)
-    import uvicorn
-
-    log = logging.getLogger("subgate")
-    log.info("subgate listening on http://%s:%d (auth-dir %s)", settings.host, settings.port, settings.auth_path)
-    if args.workers > 1:
-        uvicorn.run(
-            "gateway.server:create_app", factory=True, host=settings.host, port=settings.port,
-            workers=args.workers, proxy_headers=False, log_level="warning", lifespan="on", ws="websockets-sansio",
-        )
+        announce_when_ready(url, lambda: demo.banner(settings.host, settings.port))
     else:
-        from gateway.server import create_app
-
-        uvicorn.run(
-            create_app(), host=settings.host, port=settings.port, proxy_headers=False,
-            log_level="warning", lifespan="on", ws="websockets-sansio",
-        )
+        announce_when_ready(url, lambda: accounts_banner(settings))
+    logging.getLogger("subgate").info("starting subgate on %s (auth-dir %s)", url, settings.auth_path)
+    if args.workers > 1:
+        os.environ["SUBGATE_WORKERS"] = str(args.workers)
+    serve(settings, sock, workers=args.workers)
     return 0
 
 

@@ -65,7 +65,12 @@ class ModelApiOnly:
 
             from gateway.errors import error_body
 
-            body = error_body("openai", 404, f"No route {scope.get('path', '')} on this gateway.", code="not_found")
+            path = scope.get("path", "")
+            text = f"No route {path} on this gateway."
+            if path in ("/", ""):
+                text = ("This is the subgate gateway: the OpenAI and Anthropic APIs are under /v1 "
+                        "(/v1/chat/completions, /v1/responses, /v1/messages, /v1/models); the status page is /ui.")
+            body = error_body("openai", 404, text, code="not_found")
             await JSONResponse(body, status_code=404)(scope, receive, send)
             return
         await self.app(scope, receive, send)

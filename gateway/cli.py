@@ -267,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if serve is not None:
         from gateway.amp import main as serve_main
 
-        return serve_main(serve)
+        return serve_main(serve, prog="python -m gateway serve")
     args = build_parser().parse_args(argv)
     if args.config:
         os.environ["SUBGATE_CONFIG"] = os.path.abspath(args.config)

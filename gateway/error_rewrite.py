@@ -18,7 +18,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import request_context
+from gateway import request_context, request_log
 from gateway.errors import (
     Dialect,
     anthropic_error_type,
@@ -122,9 +122,12 @@ class ErrorRewrite:
                 return
             if reader is not None and message["type"] == "http.response.body":
                 out = reader.feed(message.get("body", b""))
+                noted = reader.failure
                 more = bool(message.get("more_body"))
                 if not more:
                     out += reader.finish()
+                if reader.failure is not None and noted is None:
+                    request_log.note_error(reader.failure)
                 if out or not more:
                     await send({"type": "http.response.body", "body": out, "more_body": more})
                 return
@@ -147,6 +150,7 @@ class ErrorRewrite:
             original = None
         status = int(start["status"])
         status, body, extra_headers = self.rewrite(dialect, status, original, raw, facts)
+        request_log.note_error(str((body.get("error") or {}).get("message") or ""))
         headers = [
             (k, v)
             for k, v in start.get("headers", [])

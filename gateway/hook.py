@@ -16,7 +16,7 @@ import logging
 from typing import Any, Mapping
 
 from gateway import litellm_app  # noqa: F401  (sets LiteLLM's offline flags before it is imported)
-from gateway import request_context, request_log
+from gateway import litellm_log_filter, request_context, request_log
 from gateway.error_rewrite import clean_message
 from gateway.errors import NeedsLogin, RefreshFailed
 from gateway.quota import reset_time
@@ -240,5 +240,7 @@ def _register_providers() -> None:
 
 
 proxy_hook = GatewayHook()
+if not logging.getLogger("subgate").handlers:  # under `litellm --config`: gateway.amp did not configure logging
+    litellm_log_filter.install()
 litellm_app.install_router_patches()
 _register_providers()

@@ -9,7 +9,9 @@ in tests/contract/test_litellm_surface.py instead of in production.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -29,9 +31,27 @@ PINNED_LITELLM = "1.108.7"
 def proxy_app(config_path: str) -> Any:
     """LiteLLM's FastAPI app; its startup event reads the YAML named by CONFIG_FILE_PATH."""
     os.environ["CONFIG_FILE_PATH"] = str(config_path)
+    quiet_proxy_prints()
     install_router_patches()
     trust_front_layer_auth(proxy_server.app)
     return proxy_server.app
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_print_log = logging.getLogger("subgate.litellm")
+
+
+def _proxy_print(*args: Any, **kwargs: Any) -> None:
+    text = _ANSI.sub("", " ".join(str(a) for a in args)).strip()
+    if text:
+        _print_log.debug("%s", text)
+
+
+def quiet_proxy_prints() -> None:
+    """LiteLLM's proxy print()s its model list in colour escape codes at start; the gateway's banner
+    says what it serves instead, so those lines go to the debug log, plain. A module-level `print`
+    shadows the builtin for that module only."""
+    proxy_server.print = _proxy_print  # type: ignore[attr-defined]
 
 
 def router() -> Router | None:

@@ -6,6 +6,7 @@ import logging
 import logging.handlers
 import os
 
+from gateway import litellm_log_filter
 from gateway.config import GatewaySettings
 
 
@@ -25,6 +26,7 @@ def configure_logging(settings: GatewaySettings) -> None:
         fh.setFormatter(fmt)
         root.addHandler(fh)
         os.chmod(logs / "subgate.log", 0o600)
-    # LiteLLM logs every request at INFO and prints tracebacks for client mistakes; keep it quiet.
+    # LiteLLM logs every request at INFO and repeats, as tracebacks, errors the gateway already reported.
     for name in ("LiteLLM", "LiteLLM Proxy", "LiteLLM Router"):
         logging.getLogger(name).setLevel(logging.DEBUG if settings.debug else logging.ERROR)
+    litellm_log_filter.install(settings.debug)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import json
 import logging
 import os
 import re
@@ -34,6 +35,7 @@ upstream_log = logging.getLogger("subgate.upstream")
 PARK_SECONDS = 5.0
 MAX_PARKED = 10_000
 ERROR_BODY_CHARS = 1000
+ERROR_MESSAGE_CHARS = 300
 QUIET_PATHS = ("/health", "/metrics", "/ui", "/favicon.ico")
 _SECRETISH = re.compile(
     r"(sk-ant-[\w-]+|sk-[A-Za-z0-9_-]{16,}|eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*|(?i:bearer)\s+\S+|[A-Za-z0-9_-]{40,})"
@@ -57,13 +59,15 @@ class AccessEntry:
     finished: bool = False
     written: bool = False
     call_id: str = ""
+    error: str = ""
 
     def line(self) -> str:
         tok = self.tokens
         tokens = (f" tokens_in={tok.input} tokens_out={tok.output} cached={tok.cached} reasoning={tok.reasoning}"
                   if tok is not None else "")
+        error = f" error={json.dumps(self.error, ensure_ascii=False)}" if self.error else ""
         return (f"{self.request_id} {self.method} {self.path} status={self.status} model={self.model or '-'} "
-                f"account={self.account or '-'} latency_ms={self.latency_ms:.0f}{tokens}")
+                f"account={self.account or '-'} latency_ms={self.latency_ms:.0f}{tokens}{error}")
 
 
 _entry: ContextVar[AccessEntry | None] = ContextVar("subgate_access_entry", default=None)
@@ -95,6 +99,14 @@ def note_attempt(call_id: Any, account: str) -> None:
             _by_call[entry.call_id] = entry
 
 
+def note_error(message: str) -> None:
+    """From the front layer: the error the client was given (an error answer or an error event in a
+    stream), so the access line says why; a stream that ended in an error is not waited on for usage."""
+    entry = _entry.get()
+    if entry is not None and message and not entry.error:
+        entry.error = scrub(" ".join(message.split()))[:ERROR_MESSAGE_CHARS]
+
+
 def note_usage(call_id: Any, account: str, model: str, tokens: Tokens | None) -> None:
     """From the success event (any task): attach the usage; write the line if the response already ended."""
     entry = _by_call.get(str(call_id or ""))
@@ -124,7 +136,7 @@ def _finish(entry: AccessEntry) -> None:
     entry.latency_ms = (time.monotonic() - entry.started) * 1000
     if not entry.model:
         entry.model = request_context.current().model
-    if entry.tokens is None and entry.attempted and entry.status < 400 and entry.call_id in _by_call:
+    if entry.tokens is None and entry.attempted and entry.status < 400 and not entry.error and entry.call_id in _by_call:
         return  # parked until note_usage or flush_parked
     _write(entry)
 

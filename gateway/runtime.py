@@ -143,7 +143,9 @@ class Runtime:
         litellm_app.replace_model_list(router, model_list)
         litellm_app.configure_retries(router, self.settings.request_retry)
         self._synced = key
-        log.info("router: %d deployments for %d accounts", len(model_list), len(self.store.accounts()))
+        accounts = len(self.store.accounts())
+        log.info("router: %d deployment%s for %d account%s", len(model_list), "" if len(model_list) == 1 else "s",
+                 accounts, "" if accounts == 1 else "s")
 
     # ---- config reload -------------------------------------------------------------------------
     def _config_stamp(self) -> int:

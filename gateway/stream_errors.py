@@ -102,6 +102,15 @@ def closing_event(kind: str) -> bytes:
     return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
 
 
+def _error_message(payload: Any) -> str:
+    if isinstance(payload, dict):
+        response = payload.get("response")
+        for holder in (payload.get("error"), response.get("error") if isinstance(response, dict) else None, payload):
+            if isinstance(holder, dict) and isinstance(holder.get("message"), str):
+                return holder["message"]
+    return "error event"
+
+
 class StreamReader:
     """Reads a 2xx SSE answer event by event on its way to the client.
 
@@ -116,13 +125,14 @@ class StreamReader:
       the client's parser would read it glued to the closing error event.
     """
 
-    __slots__ = ("_decoder", "_kind", "_terminal", "ended")
+    __slots__ = ("_decoder", "_kind", "_terminal", "ended", "failure")
 
     def __init__(self, kind: str) -> None:
         self._decoder = SSEDecoder()
         self._kind = kind
         self._terminal = TERMINAL_EVENTS.get(kind, frozenset())
         self.ended = False
+        self.failure: str | None = None  # the message of the error event that ended the stream
 
     def feed(self, chunk: bytes) -> bytes:
         out: list[bytes] = []
@@ -135,6 +145,7 @@ class StreamReader:
         if self.ended:
             return b""
         self.ended = True
+        self.failure = CUT
         return closing_event(self._kind)
 
     def _read(self, event: Event) -> bytes:
@@ -160,6 +171,8 @@ class StreamReader:
         if payload is None:
             payload = event.json()
         if not isinstance(payload, dict) or not _clean_in_place(payload):
+            self.failure = _error_message(payload)
             return event.raw
+        self.failure = _error_message(payload)
         head = f"event: {event.event}\n".encode() if event.event else b""
         return head + b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"

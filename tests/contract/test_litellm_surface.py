@@ -96,3 +96,33 @@ async def test_hot_routes_are_hoisted_to_the_front():
                  "query_string": b"", "app": app}
         first = next(i for i, r in enumerate(app.router.routes) if r.matches(scope)[0] == Match.FULL)
         assert first < len(litellm_app.HOT_ROUTES), f"{path} is matched at position {first}"
+
+
+def test_model_list_banner_is_a_module_level_print_the_gateway_can_shadow(capsys):
+    """gateway/litellm_app.py quiet_proxy_prints(): stock LiteLLM print()s its model list in colour codes
+    from proxy_server's module code; shadowing `print` there sends those lines to the debug log."""
+    from litellm.proxy import proxy_server
+
+    source = inspect.getsource(proxy_server.ProxyConfig.load_config)
+    assert "Proxy initialized with Config, Set models:" in source and "print(" in source
+    saved = proxy_server.__dict__.get("print")
+    try:
+        litellm_app.quiet_proxy_prints()
+        exec(compile('print("\\033[32mLiteLLM: Proxy initialized\\033[0m")', proxy_server.__file__, "exec"),
+             proxy_server.__dict__)
+    finally:
+        if saved is None:
+            proxy_server.__dict__.pop("print", None)
+        else:
+            proxy_server.print = saved
+    assert capsys.readouterr().out == ""
+
+
+def test_master_key_warning_and_client_error_lines_are_the_ones_the_log_filter_drops():
+    """gateway/litellm_log_filter.py recognises LiteLLM's own wording; a changed wording shows up here."""
+    from litellm.proxy import common_request_processing, proxy_server
+    from litellm import router
+
+    assert "LITELLM_MASTER_KEY is not set" in inspect.getsource(proxy_server)
+    assert "not found in credential_list" in inspect.getsource(router)
+    assert "_handle_llm_api_exception(): Exception occured" in inspect.getsource(common_request_processing)

@@ -53,7 +53,10 @@ def _wait_for_lines(gw: GatewayProcess, count: int, timeout: float = 10) -> list
 
 
 def test_banner_says_where_everything_is(demo: GatewayProcess) -> None:
-    text = demo.log_text()
+    deadline = time.monotonic() + 10  # printed once the port answers, a moment after /health first does
+    while "DEMO MODE" not in (text := demo.log_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert text.index("subgate listening on") < text.index("DEMO MODE")
     assert "DEMO MODE" in text and f"{demo.url}/ui" in text
     assert f"ANTHROPIC_BASE_URL={demo.url} ANTHROPIC_API_KEY=dummy-not-used claude" in text
     assert f'base_url = "{demo.url}/v1"' in text and "factory-config --port" in text

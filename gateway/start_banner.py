@@ -1,0 +1,81 @@
+"""What `python -m gateway.amp` prints once the port answers: where it listens and what it can serve.
+
+A newcomer's first start usually has no account yet; the gateway still starts (logins are picked up
+while it runs), so the banner says exactly which command adds one, and how to try it without any.
+The wait for readiness polls /health from a thread, which works the same for one worker and for
+several (whose start-up happens in other processes).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable
+
+import httpx
+
+from gateway.config import GatewaySettings
+
+log = logging.getLogger("subgate")
+
+PROVIDER_NAMES = {"claude": "Claude Pro/Max", "codex": "ChatGPT Plus/Pro"}
+
+
+def gateway_url(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "", "::", "localhost") else host.strip("[]")
+    shown = f"[{shown}]" if ":" in shown else shown
+    return f"http://{shown}:{port}"
+
+
+def accounts_banner(settings: GatewaySettings) -> str:
+    """One line per provider with its usable accounts, or the login commands when there are none."""
+    from gateway.token_store import TokenStore
+
+    async def never(_: str) -> dict:  # the banner only reads
+        raise RuntimeError("not used")
+
+    store = TokenStore(auth_dir=settings.auth_path, refreshers={"claude": never, "codex": never})
+    store.scan()
+    lines = []
+    for provider, name in PROVIDER_NAMES.items():
+        accounts = store.accounts(provider)
+        if not accounts:
+            continue
+        usable = [a.email for a in accounts if a.usable]
+        other = [f"{a.email} ({a.state})" for a in accounts if not a.usable]
+        listed = ", ".join(usable + other)
+        count = f"{len(usable)} account{'s' if len(usable) != 1 else ''}"
+        lines.append(f"  {provider:<7} {count}: {listed}")
+    if lines:
+        return "Serving " + " and ".join(p for p in PROVIDER_NAMES if store.accounts(p)) + ":\n" + "\n".join(lines)
+    return (
+        f"No account logged in yet (auth-dir {settings.auth_path}). Log in; the running gateway picks it up:\n"
+        "  python -m gateway login claude     # Claude Pro/Max, in the browser\n"
+        "  python -m gateway login codex      # ChatGPT Plus/Pro (add --device without a browser)\n"
+        "  python -m gateway import claude    # or reuse Claude Code's / Codex CLI's login (import codex)\n"
+        "Or try everything first with built-in stand-ins: python -m gateway.amp --demo"
+    )
+
+
+def announce_when_ready(url: str, banner: Callable[[], str], *, timeout: float = 600.0) -> threading.Thread:
+    """Log "listening" and print the banner once GET /health answers (daemon thread)."""
+
+    def wait() -> None:
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                try:
+                    if client.get(url + "/health").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.1)
+            else:
+                return
+        log.info("subgate listening on %s (status page %s/ui)", url, url)
+        print(banner(), flush=True)
+
+    thread = threading.Thread(target=wait, name="subgate-ready", daemon=True)
+    thread.start()
+    return thread
