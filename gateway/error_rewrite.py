@@ -122,11 +122,10 @@ class ErrorRewrite:
                 return
             if reader is not None and message["type"] == "http.response.body":
                 out = reader.feed(message.get("body", b""))
-                noted = reader.failure
                 more = bool(message.get("more_body"))
                 if not more:
                     out += reader.finish()
-                if reader.failure is not None and noted is None:
+                if reader.failure is not None:  # the access line says why the stream ended (first error only)
                     request_log.note_error(reader.failure)
                 if out or not more:
                     await send({"type": "http.response.body", "body": out, "more_body": more})
