@@ -140,7 +140,10 @@ class GatewayHook(CustomLogger):
 
             prepare_call(kwargs, ct, access_token=token, user_agent=rt.claude.user_agent)
         elif provider == "codex":
+            from custom_providers.codex.litellm_adapter import serve_as_responses
             from custom_providers.codex.shaping import prepare_call as codex_prepare
+
+            serve_as_responses(model)
 
             codex_prepare(
                 kwargs,

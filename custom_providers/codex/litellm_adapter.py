@@ -182,6 +182,28 @@ class CodexResponsesConfig(ChatGPTResponsesAPIConfig):
         return False  # the backend streams natively; asking LiteLLM's model map would only guess
 
 
+_RESPONSES_MODELS: set[str] = set()
+
+
+def serve_as_responses(model: str) -> None:
+    """Make LiteLLM bridge every call for `model` to the Responses API, as the Codex backend needs.
+
+    LiteLLM decides whether chat completions (and Messages, through chat) are bridged to Responses
+    from its model map (`litellm/responses/bridge_check.py`), where a deployment's `mode: responses`
+    is registered under the deployment's own model name: `chatgpt/gpt-5*` for a wildcard entry, which
+    never matches the name a client asks for. A Codex pool speaks Responses whatever the model, so the
+    name the router resolved is registered the same way before LiteLLM asks (once per name).
+    """
+    name = model if model.startswith(f"{PROVIDER}/") else f"{PROVIDER}/{model}"
+    if name in _RESPONSES_MODELS:
+        return
+    known = litellm.model_cost.get(name)
+    if not (isinstance(known, dict) and known.get("mode") == "responses"):
+        litellm.register_model({name: {**(known if isinstance(known, dict) else {}), "mode": "responses",
+                                       "litellm_provider": PROVIDER}})
+    _RESPONSES_MODELS.add(name)
+
+
 def register(settings: CodexSettings | None = None) -> None:
     """Install the subclasses on `litellm` (idempotent; a later call only updates the settings)."""
     settings = settings or CodexSettings()
@@ -234,4 +256,4 @@ def _json_or_none(response: httpx.Response) -> Any:
         return None
 
 
-__all__ = ["CodexChatConfig", "CodexResponsesConfig", "register", "client_headers"]
+__all__ = ["CodexChatConfig", "CodexResponsesConfig", "register", "client_headers", "serve_as_responses"]

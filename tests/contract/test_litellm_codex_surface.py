@@ -129,3 +129,16 @@ def test_client_request_fields_reach_the_provider_params():
     assert carried.proxy_server_request["headers"]["originator"] == "x", revisit("proxy_server_request not kept")
     assert carried.litellm_metadata["headers"]["originator"] == "x", revisit("litellm_metadata not kept")
     assert carried.client_metadata == {"a": 1}, revisit("client_metadata no longer reaches litellm_params")
+
+
+def test_the_chat_bridge_reads_the_mode_from_the_model_map_and_a_served_name_is_bridged() -> None:
+    from litellm.responses.bridge_check import responses_api_bridge_check
+
+    from custom_providers.codex.litellm_adapter import serve_as_responses
+
+    name = "gpt-5.77-contract-probe"
+    stock, _ = responses_api_bridge_check(model=name, custom_llm_provider="chatgpt")
+    assert stock.get("mode") != "responses", revisit("LiteLLM now bridges unknown chatgpt models by itself")
+    serve_as_responses(f"chatgpt/{name}")
+    ours, model = responses_api_bridge_check(model=name, custom_llm_provider="chatgpt")
+    assert ours.get("mode") == "responses" and model == name, revisit("responses_api_bridge_check")
