@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Callable, TextIO
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from gateway.errors import LoginError
+from custom_providers.errors import LoginError
 
 LOGIN_TIMEOUT_SECONDS = 300.0
 PASTE_PROMPT_AFTER_SECONDS = 15.0

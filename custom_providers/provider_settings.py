@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import fields, replace
 from typing import Any, Mapping, TypeVar
 
-from gateway.config import ConfigError
+from custom_providers.errors import SettingsError
 
 T = TypeVar("T")
 
@@ -19,7 +19,7 @@ def settings_from_overrides(defaults: T, overrides: Mapping[str, Any], provider:
     types = {f.name: f.type for f in fields(defaults)}  # type: ignore[arg-type]
     unknown = set(overrides) - set(types)
     if unknown:
-        raise ConfigError(f"gateway.{provider}: unknown key(s) {sorted(unknown)}; known: {sorted(types)}")
+        raise SettingsError(f"gateway.{provider}: unknown key(s) {sorted(unknown)}; known: {sorted(types)}")
     updates: dict[str, Any] = {}
     for key, value in overrides.items():
         kind = str(types[key])
@@ -27,7 +27,7 @@ def settings_from_overrides(defaults: T, overrides: Mapping[str, Any], provider:
             try:
                 updates[key] = int(value) if kind == "int" else float(value)
             except (TypeError, ValueError):
-                raise ConfigError(f"gateway.{provider}.{key}: expected a number, got {value!r}") from None
+                raise SettingsError(f"gateway.{provider}.{key}: expected a number, got {value!r}") from None
         else:
             updates[key] = "" if value is None else str(value).strip()
     return replace(defaults, **updates)  # type: ignore[type-var]

@@ -16,7 +16,7 @@ from typing import Any, Awaitable, Callable
 
 import httpx
 
-from gateway.errors import LoginError, RefreshFailed, RefreshTokenRejected
+from custom_providers.errors import LoginError, RefreshFailed, RefreshTokenRejected
 
 RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0)
 RATE_LIMIT_MIN_SECONDS = 5.0

@@ -15,13 +15,24 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from custom_providers.provider import LoginOptions
+from custom_providers.registry import Providers, registry
 from gateway.config import ConfigError, load_settings
 
-PROVIDERS = ("claude", "codex")
 
-_ALIASES = {"--claude-login": ["login", "claude"], "--codex-login": ["login", "codex"]}
-# Go's flag package takes `-flag` as well as `--flag`; CLIProxyAPI's docs use the single dash.
-_REFERENCE_FLAGS = ("claude-login", "codex-login", "codex-device-login", "no-browser", "config")
+def _aliases() -> dict[str, list[str]]:
+    """CLIProxyAPI's `--<provider>-login` and `--<provider>-device-login` flags, per registered provider."""
+    out: dict[str, list[str]] = {}
+    for kind in registry.kinds():
+        out[f"--{kind.name}-login"] = ["login", kind.name]
+        if kind.device_login:
+            out[f"--{kind.name}-device-login"] = ["login", kind.name, "--device"]
+    return out
+
+
+def _reference_flags() -> tuple[str, ...]:
+    # Go's flag package takes `-flag` as well as `--flag`; CLIProxyAPI's docs use the single dash.
+    return (*(flag[2:] for flag in _aliases()), "no-browser", "config")
 
 
 def _normalise(argv: Sequence[str]) -> list[str]:
@@ -30,7 +41,8 @@ def _normalise(argv: Sequence[str]) -> list[str]:
     `--config` belongs to the top-level parser, so it is moved in front of the subcommand wherever it
     was written (argparse refuses it after `login claude`).
     """
-    argv = ["--" + a.lstrip("-") if a.startswith("-") and a.lstrip("-").split("=")[0] in _REFERENCE_FLAGS else a
+    reference = _reference_flags()
+    argv = ["--" + a.lstrip("-") if a.startswith("-") and a.lstrip("-").split("=")[0] in reference else a
             for a in argv]
     front: list[str] = []
     rest: list[str] = []
@@ -43,13 +55,10 @@ def _normalise(argv: Sequence[str]) -> list[str]:
             continue
         (front if arg.startswith("--config=") else rest).append(arg)
         i += 1
-    for flag, replacement in _ALIASES.items():
+    for flag, replacement in _aliases().items():
         if flag in rest:
             rest.remove(flag)
             return front + replacement + rest
-    if "--codex-device-login" in rest:
-        rest.remove("--codex-device-login")
-        return front + ["login", "codex", "--device", *rest]
     return front + rest
 
 
@@ -59,16 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     login = sub.add_parser("login", help="log in to a subscription in the browser (OAuth)")
-    login.add_argument("provider", choices=PROVIDERS)
+    names = registry.names()
+    login.add_argument("provider", choices=names)
     login.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
     login.add_argument("--paste", action="store_true", help="ask for the redirect URL at once (headless)")
-    login.add_argument("--device", action="store_true", help="codex only: device-code login")
+    device = ", ".join(k.name for k in registry.kinds() if k.device_login)
+    login.add_argument("--device", action="store_true", help=f"{device} only: device-code login")
     login.add_argument("--timeout", type=float, default=None, help="seconds to wait (default 300)")
 
-    imp = sub.add_parser("import", help="reuse an existing Claude Code or Codex CLI login")
-    imp.add_argument("provider", choices=PROVIDERS)
-    imp.add_argument("--path", default=None, help="file to import (default ~/.claude/.credentials.json or ~/.codex/auth.json)")
-    imp.add_argument("--email", default=None, help="claude only: the account email, if the profile lookup fails")
+    tools = " or ".join(k.login_tool for k in registry.kinds() if k.login_tool)
+    imp = sub.add_parser("import", help=f"reuse an existing {tools} login")
+    imp.add_argument("provider", choices=names)
+    imp.add_argument("--path", default=None, help="file to import (default: where that tool keeps its login)")
+    imp.add_argument("--email", default=None, help="the account email, if the provider's profile lookup fails")
 
     sub.add_parser("accounts", help="show each account's state, plan and token expiry")
 
@@ -88,15 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _stores() -> tuple[Any, Any, Any]:
-    from custom_providers.claude.settings import claude_settings
-    from custom_providers.codex.settings import codex_settings
+def _stores() -> tuple[Any, Any, Providers]:
     from gateway.token_store import TokenStore
 
     settings = load_settings()
-    store = TokenStore(auth_dir=settings.auth_path, refreshers={"claude": _no_refresh, "codex": _no_refresh})
+    providers = registry.configure(settings.providers)
+    store = TokenStore(auth_dir=settings.auth_path, refreshers={name: _no_refresh for name in providers.names()})
     store.scan()
-    return settings, store, (claude_settings(settings.provider("claude")), codex_settings(settings.provider("codex")))
+    return settings, store, providers
 
 
 async def _no_refresh(token: str) -> dict[str, Any]:  # the CLI never spends refresh tokens
@@ -104,18 +115,9 @@ async def _no_refresh(token: str) -> dict[str, Any]:  # the CLI never spends ref
 
 
 async def _login(args: argparse.Namespace) -> int:
-    settings, store, (claude, codex) = _stores()
-    if args.provider == "claude":
-        from custom_providers.claude.oauth import login
-
-        kwargs: dict[str, Any] = {"no_browser": args.no_browser, "paste": args.paste}
-        if args.timeout:
-            kwargs["timeout"] = args.timeout
-        cred = await login(claude, **kwargs)
-    else:
-        from custom_providers.codex.oauth import login as codex_login
-
-        cred = await codex_login(codex, no_browser=args.no_browser, paste=args.paste, device=args.device, timeout=args.timeout)
+    settings, store, providers = _stores()
+    options = LoginOptions(no_browser=args.no_browser, paste=args.paste, device=args.device, timeout=args.timeout)
+    cred = await providers[args.provider].login(options)
     path = store.save_credential(cred)
     print(f"Authentication saved to {path}")
     return 0
@@ -127,45 +129,37 @@ async def _import(args: argparse.Namespace) -> int:
     from custom_providers.credentials import parse_rfc3339
     from gateway.token_store import credential_filename
 
-    settings, store, (claude, codex) = _stores()
-    if args.provider == "claude":
-        from custom_providers.claude.login_import import import_claude_code_login
-
-        source = os.path.expanduser(args.path or claude.credentials_file)
-        print(f"Reading the Claude Code login in {source}")
-        if not args.email:
-            print("Looking up the account's email at the Claude profile endpoint")
-        async with httpx.AsyncClient(timeout=30) as http:
-            cred = await import_claude_code_login(args.path, settings=claude, http=http, email=args.email)
-    else:
-        from custom_providers.codex.login_import import import_codex_cli_login
-
-        source = os.path.expanduser(args.path or codex.auth_file)
-        print(f"Reading the Codex CLI login in {source}")
-        cred = import_codex_cli_login(args.path, settings=codex)
+    settings, store, providers = _stores()
+    provider = providers[args.provider]
+    for note in provider.import_notes(args.path, args.email):
+        print(note)
+    async with httpx.AsyncClient(timeout=30) as http:
+        cred = await provider.import_login(args.path, http=http, email=args.email)
     existed = (settings.auth_path / credential_filename(cred)).exists()
     path = store.save_credential(cred)
     verb = "Updated" if existed else "Imported"
     print(f"{verb} {args.provider} login for {cred.get('email')} into {path}")
     print(f"Token expires {_fmt_time(parse_rfc3339(cred.get('expired')))}; the gateway refreshes it by itself.")
-    tool = "Claude Code" if args.provider == "claude" else "Codex CLI"
-    print(f"Note: {tool} and subgate now share one refresh token; whichever refreshes second is logged out.")
+    print(f"Note: {provider.login_tool} and subgate now share one refresh token; whichever refreshes second is logged out.")
     return 0
 
 
 def _factory_config(args: argparse.Namespace) -> int:
     from gateway.config import read_yaml
+    from gateway.deployments import pool_model_names
     from gateway.factory_config import DEFAULT_FACTORY_CONFIG, factory_entries, gateway_api_key, render, update_factory_config
 
     settings = load_settings()
+    providers = registry.configure(settings.providers)
     templates = [e for e in read_yaml(settings.config_path).get("model_list") or [] if isinstance(e, dict)]
     only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
     port = args.port or settings.port
-    ours = factory_entries(templates, port=port, api_key=gateway_api_key(settings.api_keys), only=only)
+    ours = factory_entries(templates, providers, port=port, api_key=gateway_api_key(settings.api_keys), only=only)
     target = os.path.expanduser(args.path or DEFAULT_FACTORY_CONFIG)
     result = update_factory_config(target, ours, dry_run=args.dry_run)
-    claude = sum(1 for e in ours if e["provider"] == "anthropic")
-    summary = (f"{len(ours)} subgate models ({claude} Claude, {len(ours) - claude} GPT) on port {port} from "
+    pools = pool_model_names(templates, providers.names())
+    counts = ", ".join(f"{sum(1 for e in ours if pools.get(e['model']) == p.name)} {p.model_family}" for p in providers)
+    summary = (f"{len(ours)} subgate models ({counts}) on port {port} from "
                f"{settings.config_path}: {result.added} added, {result.updated} updated, {result.unchanged} unchanged; "
                f"{result.kept} other entries kept")
     if args.dry_run:
@@ -243,7 +237,8 @@ def _accounts() -> int:
     settings, store, _ = _stores()
     accounts = store.accounts()
     if not accounts:
-        print(f"No accounts in {settings.auth_path}. Run `python -m gateway login claude` or `... login codex`.")
+        logins = " or ".join(f"`python -m gateway login {name}`" for name in registry.names())
+        print(f"No accounts in {settings.auth_path}. Run {logins}.")
         return 0
     blocks = read_blocks(settings.auth_path)
     rows = [("PROVIDER", "EMAIL", "STATE", "PLAN", "TOKEN EXPIRES")]

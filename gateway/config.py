@@ -2,8 +2,9 @@
 
 LiteLLM owns the rest of the YAML (model_list, router_settings, ...). This module is the only place
 where the reference system's kebab-case keys become snake_case, where environment overrides are
-applied, and where the "non-loopback bind needs api-keys" start rule lives. It is a leaf: anything may
-import it, it imports nothing from the project.
+applied, and where the "non-loopback bind needs api-keys" start rule lives. Provider blocks
+(`gateway.<provider>:`) are taken for every provider in the registry (custom_providers/registry.py),
+including those named under `gateway.provider-modules`, and validated by the provider's own settings.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
+
+from custom_providers.errors import SettingsError
+from custom_providers.registry import ProviderLoadError, registry
 
 
 def _default_config_path() -> Path:
@@ -44,10 +48,9 @@ DEFAULT_CONFIG_PATH = _default_config_path()
 DEFAULT_PORT = 8317
 DEFAULT_AUTH_DIR = "~/.cli-proxy-api"
 DEFAULT_AMP_UPSTREAM = "https://ampcode.com"
-PROVIDERS = ("claude", "codex")
 
 
-class ConfigError(ValueError):
+class ConfigError(SettingsError):
     """The YAML or the environment describes a gateway that must not start."""
 
 
@@ -90,6 +93,8 @@ class GatewaySettings:
     remote_management: RemoteManagement = field(default_factory=RemoteManagement)
     # provider name -> {snake_key: value}; each provider package validates its own keys.
     providers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # modules whose PROVIDER class is served besides the built-in ones
+    provider_modules: tuple[str, ...] = ()
     config_path: str = str(DEFAULT_CONFIG_PATH)
 
     @property
@@ -188,9 +193,26 @@ def _amp(section: Mapping[str, Any], flat: Mapping[str, Any], env: Mapping[str, 
     return out
 
 
+def _provider_modules(value: Any) -> tuple[str, ...]:
+    """Import each module named under provider-modules and register its PROVIDER class."""
+    if value in (None, ""):
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise ConfigError(f"provider-modules: expected a list of module names, got {value!r}")
+    modules = tuple(str(m).strip() for m in value if str(m).strip())
+    for module in modules:
+        try:
+            registry.load_module(module)
+        except ProviderLoadError as exc:
+            raise ConfigError(f"provider-modules: {exc}") from None
+    return modules
+
+
 def _providers(section: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    for name in PROVIDERS:
+    for name in registry.names():
         values = {_snake(k): v for k, v in (section.get(name) or {}).items()}
         prefix = f"SUBGATE_{name.upper()}_"
         for key, value in env.items():
@@ -226,11 +248,16 @@ def settings_from_yaml(
         if key.startswith("amp-"):
             section.pop(key)
     rm = {_snake(k): v for k, v in (section.pop("remote-management", None) or {}).items()}
-    providers = _providers({p: section.pop(p, None) for p in PROVIDERS}, env)
+    modules = _provider_modules(section.pop("provider-modules", None))
+    providers = _providers({p: section.pop(p, None) for p in registry.names()}, env)
+    try:
+        registry.configure(providers)
+    except SettingsError as exc:
+        raise ConfigError(str(exc)) from None
 
     s = GatewaySettings(config_path=config_path or str(DEFAULT_CONFIG_PATH))
     simple = {_snake(k): v for k, v in section.items()}
-    known = {f.name for f in fields(GatewaySettings)} - {"amp", "remote_management", "providers", "config_path"}
+    known = {f.name for f in fields(GatewaySettings)} - {"amp", "remote_management", "providers", "config_path", "provider_modules"}
     unknown = set(simple) - known
     if unknown:
         raise ConfigError(f"gateway: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
@@ -263,6 +290,7 @@ def settings_from_yaml(
             ),
         ),
         providers=providers,
+        provider_modules=modules,
     )
     check_start_rule(s)
     return s

@@ -19,6 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from custom_providers.registry import registry
 from gateway.config import DEFAULT_CONFIG_PATH, ConfigError, GatewaySettings, check_start_rule, read_yaml, settings_from_yaml
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
@@ -125,8 +126,8 @@ def _mode(path: Path) -> int:
 def check_auth_dir(settings: GatewaySettings) -> list[Check]:
     auth = settings.auth_path
     if not auth.is_dir():
-        return [Check(WARN, "auth-dir", f"{auth} does not exist yet (created at the first login)",
-                      "run `python -m gateway login claude` or `... login codex`")]
+        logins = " or ".join(f"`python -m gateway login {name}`" for name in registry.names())
+        return [Check(WARN, "auth-dir", f"{auth} does not exist yet (created at the first login)", f"run {logins}")]
     out = []
     mode = _mode(auth)
     if mode & 0o077:
@@ -158,14 +159,16 @@ def check_accounts(settings: GatewaySettings) -> list[Check]:
     async def never(_: str) -> dict[str, Any]:  # doctor reads; it never spends a refresh token
         raise RuntimeError("not used")
 
-    store = TokenStore(auth_dir=settings.auth_path, refreshers={"claude": never, "codex": never})
+    names = registry.names()
+    store = TokenStore(auth_dir=settings.auth_path, refreshers={name: never for name in names})
     store.scan()
     accounts = store.accounts()
     if not accounts:
-        return [Check(WARN, "accounts", f"no Claude or Codex login in {settings.auth_path}",
-                      "run `python -m gateway login claude` and/or `python -m gateway login codex`")]
+        labels = " or ".join(kind.label for kind in registry.kinds())
+        logins = " and/or ".join(f"`python -m gateway login {name}`" for name in names)
+        return [Check(WARN, "accounts", f"no {labels} login in {settings.auth_path}", f"run {logins}")]
     blocks = read_blocks(settings.auth_path)
-    usable = {p: sum(1 for a in accounts if a.provider == p and a.usable) for p in ("claude", "codex")}
+    usable = {p: sum(1 for a in accounts if a.provider == p and a.usable) for p in names}
     out = []
     for acct in accounts:
         name = f"account {acct.provider} {acct.email}"

@@ -168,7 +168,7 @@ class ErrorRewrite:
         model = facts.model
         provider = facts.provider or self.rt.provider_for_model(model)
         if facts.no_account or (provider and not self.rt.usable_accounts(provider)):
-            return 503, error_body(dialect, 503, no_accounts_message(provider), code="no_account"), {}
+            return 503, error_body(dialect, 503, no_accounts_message(provider, self.rt.providers.names()), code="no_account"), {}
         reset = facts.blocked_until or (self.rt.earliest_reset(provider) if provider else None)
         if status == 429 or (reset is not None and status in (429, 503)):
             return self._rate_limited(dialect, model, provider, reset, message)
@@ -209,7 +209,8 @@ class ErrorRewrite:
         if dialect == "anthropic":
             body = error_body(dialect, 429, text, error_type="rate_limit_error")
         else:
-            kind = "usage_limit_reached" if provider == "codex" else "rate_limit_error"
+            handler = self.rt.providers.get(provider)
+            kind = handler.quota_error_type if handler is not None else "rate_limit_error"
             body = error_body(dialect, 429, text, error_type=kind, code=kind, extra=extra)
         return 429, body, {"retry-after": str(secs)}
 

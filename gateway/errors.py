@@ -4,16 +4,11 @@ A caller gets errors in its own dialect: Anthropic-shaped on /v1/messages*, Open
 the reference system's small JSON bodies on Amp management routes. Building them here, once, keeps the
 shapes identical across the client-key check, the account layer, LiteLLM's re-wrapped errors and Amp.
 
-Internal exceptions:
+Internal exceptions (a provider's own errors live in custom_providers/errors.py):
 
     GatewayError
-    ├── AccountError              an account cannot serve right now
-    │   ├── NeedsLogin            its refresh token was rejected; only a new login helps
-    │   └── AccountBlocked        quota exhausted until `reset_at`
-    ├── RefreshError              a token refresh did not produce a token
-    │   ├── RefreshTokenRejected  invalid_grant / refresh_token_reused: permanent
-    │   └── RefreshFailed         network or 5xx: try again later
-    └── LoginError                an interactive login could not finish
+    └── AccountError              an account cannot serve right now
+        └── NeedsLogin            its refresh token was rejected; only a new login helps
 """
 
 from __future__ import annotations
@@ -21,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from typing import Literal
+from typing import Literal, Sequence
 
 Dialect = Literal["openai", "anthropic"]
 
@@ -35,28 +30,6 @@ class AccountError(GatewayError):
 
 
 class NeedsLogin(AccountError):
-    pass
-
-
-class AccountBlocked(AccountError):
-    def __init__(self, message: str, reset_at: float) -> None:
-        super().__init__(message)
-        self.reset_at = reset_at
-
-
-class RefreshError(GatewayError):
-    pass
-
-
-class RefreshTokenRejected(RefreshError):
-    pass
-
-
-class RefreshFailed(RefreshError):
-    pass
-
-
-class LoginError(GatewayError):
     pass
 
 
@@ -135,16 +108,14 @@ def json_bytes(body: dict) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def no_accounts_message(provider: str | None) -> str:
+def no_accounts_message(provider: str | None, known: Sequence[str] = ()) -> str:
     if provider:
         return (
             f"No {provider} account is logged in to the gateway. "
             f"Run `python -m gateway login {provider}` (or `python -m gateway import {provider}`), then retry."
         )
-    return (
-        "No subscription account is logged in to the gateway. Run `python -m gateway login claude` or "
-        "`python -m gateway login codex`, then retry."
-    )
+    logins = " or ".join(f"`python -m gateway login {name}`" for name in known) or "`python -m gateway login <provider>`"
+    return f"No subscription account is logged in to the gateway. Run {logins}, then retry."
 
 
 # Amp reference bodies (specs/amp.md §1.4, §2.3, §4): flat JSON the Amp CLI already knows how to show.

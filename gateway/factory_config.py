@@ -15,24 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from custom_providers.registry import Providers
 from gateway.deployments import pool_of
 from gateway.atomic_file import write_json_atomic
 
 DEFAULT_FACTORY_CONFIG = Path("~/.factory/config.json")
 NO_KEY = "dummy-not-used"
 DISPLAY_SUFFIX = " [Proxy]"
-# Factory's provider names: "anthropic" speaks Messages at base_url/v1/messages, "openai" speaks
-# Responses at base_url/responses, hence the /v1 on the OpenAI side only.
-FACTORY_PROVIDER = {"claude": "anthropic", "codex": "openai"}
-GPT_MAX_TOKENS = 128000
-# Output limits per Claude family (Anthropic's model table); first match wins, unknown names get the
-# conservative default so droid never asks for more than the model allows.
-CLAUDE_MAX_TOKENS: tuple[tuple[str, int], ...] = (
-    (r"opus-4-[5-9]|opus-4\.[5-9]", 64000),
-    (r"opus-4", 32000),
-    (r"sonnet-4|haiku-4|3-7-sonnet", 64000),
-)
-CLAUDE_DEFAULT_MAX_TOKENS = 32000
+# Factory's provider names are the dialects: "anthropic" speaks Messages at base_url/v1/messages,
+# "openai" speaks Responses at base_url/responses, hence the /v1 on the OpenAI side only.
 
 
 class FactoryConfigError(ValueError):
@@ -52,21 +43,13 @@ class MergeResult:
         return self.added + self.updated + self.unchanged
 
 
-def max_tokens_for(model: str, provider: str) -> int:
-    if provider != "claude":
-        return GPT_MAX_TOKENS
-    for pattern, limit in CLAUDE_MAX_TOKENS:
-        if re.search(pattern, model):
-            return limit
-    return CLAUDE_DEFAULT_MAX_TOKENS
-
-
 def gateway_api_key(api_keys: Sequence[str]) -> str:
     return api_keys[0] if api_keys else NO_KEY
 
 
 def factory_entries(
     templates: Iterable[Mapping[str, Any]],
+    providers: Providers,
     *,
     port: int,
     api_key: str,
@@ -77,20 +60,20 @@ def factory_entries(
     entries: list[dict[str, Any]] = []
     names: list[str] = []
     for template in templates:
-        pool = pool_of(template, FACTORY_PROVIDER)
+        pool = pool_of(template, providers.names())
         name = str(template.get("model_name") or "")
         if pool is None or not name or "*" in name or name in names:
             continue
         names.append(name)
-        provider = pool[0]
+        provider = providers[pool[0]]
         base = f"http://{host}:{port}"
         entries.append({
             "model_display_name": name + DISPLAY_SUFFIX,
             "model": name,
-            "base_url": base if provider == "claude" else base + "/v1",
+            "base_url": base if provider.dialect == "anthropic" else base + "/v1",
             "api_key": api_key,
-            "provider": FACTORY_PROVIDER[provider],
-            "max_tokens": max_tokens_for(name, provider),
+            "provider": provider.dialect,
+            "max_tokens": provider.output_token_limit(name),
         })
     if only:
         missing = [n for n in only if n not in names]

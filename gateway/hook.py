@@ -18,8 +18,9 @@ from typing import Any, Mapping
 from gateway import litellm_app  # noqa: F401  (sets LiteLLM's offline flags before it is imported)
 from gateway import litellm_log_filter, request_context, request_log
 from gateway.error_rewrite import clean_message
-from gateway.errors import NeedsLogin, RefreshFailed
-from gateway.quota import reset_time
+from custom_providers.errors import RefreshFailed
+from custom_providers.provider import Failure
+from gateway.errors import NeedsLogin
 from gateway.runtime import get_runtime
 from gateway.selection import candidates_from
 from gateway.session import session_id
@@ -134,27 +135,11 @@ class GatewayHook(CustomLogger):
             ) from None
         request_context.current().accounts_tried.append(acct.id)
         request_log.note_attempt(kwargs.get("litellm_call_id"), acct.email)
-        ct = _call_type(call_type)
-        if provider == "claude":
-            from custom_providers.claude.shaping import prepare_call
-
-            prepare_call(kwargs, ct, access_token=token, user_agent=rt.claude.user_agent)
-        elif provider == "codex":
-            from custom_providers.codex.litellm_adapter import serve_as_responses
-            from custom_providers.codex.shaping import prepare_call as codex_prepare
-
-            serve_as_responses(model)
-
-            codex_prepare(
-                kwargs,
-                ct,
-                access_token=token,
-                account_id=acct.account_id,
-                forced_effort=info.get("gw_reasoning_effort"),
-                settings=rt.codex,
-            )
-        else:
+        handler = rt.providers.get(provider)
+        if handler is None:
             kwargs["api_key"] = token
+        else:
+            handler.prepare_call(kwargs, _call_type(call_type), token=token, account_id=acct.account_id, model_info=info)
         return kwargs
 
     async def async_post_call_failure_deployment_hook(
@@ -175,18 +160,20 @@ class GatewayHook(CustomLogger):
         status, headers, body = _exception_parts(exception)
         model = _model_group(request_data)
         message = request_log.log_upstream_error(acct.provider, acct.email, model, status, exception)
-        reset = reset_time(headers, body) if status == 429 else None
+        handler = rt.providers.get(acct.provider)
+        failure = handler.classify_failure(status, headers, body) if handler is not None else Failure("other")
+        reset = failure.reset_at if failure.kind == "quota" else None
         rt.usage.record_failure(acct.id, acct.email, acct.provider, model, status, clean_message(message), reset)
         facts = request_context.current()
         facts.last_error = exception
-        if status == 401:
+        if failure.kind == "auth":
             failed = str(request_data.get("api_key") or "")
             try:
                 await rt.store.refresh(acct, failed_token=failed or None)
                 facts.retry_same.add(acct.id)  # a newer token exists: one more try on this account
             except Exception as exc:
                 log.warning("token refresh after 401 failed for %s: %s", acct.email, type(exc).__name__)
-        elif status == 429:
+        elif failure.kind == "quota":
             rt.quota.block(acct_id, reset, label=acct.email, reason="429 from upstream")
 
     async def async_post_call_success_deployment_hook(
@@ -229,17 +216,15 @@ def _model_group(params: Mapping[str, Any]) -> str:
 
 
 def _register_providers() -> None:
-    """Install the provider adaptations before LiteLLM builds deployments from the YAML."""
-    from custom_providers.claude.litellm_adapter import register as register_claude
-    from custom_providers.codex.litellm_adapter import register
-
-    register_claude()
+    """Install each provider's LiteLLM classes before LiteLLM builds deployments from the YAML."""
+    from custom_providers.registry import registry
 
     try:
-        settings = get_runtime().codex
+        providers = get_runtime().providers
     except Exception:  # the YAML may not be readable yet; the defaults serve until it is
-        settings = None
-    register(settings)
+        providers = registry.configure()
+    for provider in providers:
+        provider.register_litellm()
 
 
 proxy_hook = GatewayHook()

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from amp.http_messages import replay_receive
+from custom_providers.provider import Provider
 from gateway import request_shape
 from gateway.errors import dialect_for_path, error_body, no_accounts_message, retry_after_seconds
 from gateway.runtime import Runtime
@@ -28,7 +29,6 @@ log = logging.getLogger("subgate.routes")
 
 MODELS_PATHS = ("/v1/models", "/models")
 COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
-OWNERS = {"claude": "anthropic", "codex": "openai"}
 STARTED = int(time.time())
 
 
@@ -38,6 +38,11 @@ def _headers(scope: Scope) -> dict[str, str]:
 
 def wants_anthropic_models(headers: dict[str, str]) -> bool:
     return "anthropic-version" in headers or headers.get("user-agent", "").startswith("claude-cli")
+
+
+def _owner(rt: Runtime, provider: str) -> str:
+    handler = rt.providers.get(provider)
+    return handler.dialect if handler is not None else provider
 
 
 def models_body(rt: Runtime, anthropic: bool) -> dict[str, Any]:
@@ -61,7 +66,7 @@ def models_body(rt: Runtime, anthropic: bool) -> dict[str, Any]:
     return {
         "object": "list",
         "data": [
-            {"id": name, "object": "model", "created": STARTED, "owned_by": OWNERS.get(provider, provider)}
+            {"id": name, "object": "model", "created": STARTED, "owned_by": _owner(rt, provider)}
             for name, provider in models
         ],
     }
@@ -132,34 +137,31 @@ class LocalRoutes:
                 error_body("anthropic", 404, f"model: {model} is not served by this gateway. Known models: {known}"),
                 404,
             )
-        if provider == "codex":
-            from custom_providers.codex.token_count import count_tokens as estimate
+        handler = self.rt.providers[provider]
+        estimate = handler.estimate_tokens(body, model)
+        if estimate is not None:
+            return JSONResponse({"input_tokens": estimate})
+        return await self._upstream_count(handler, body, _headers(scope))
 
-            return JSONResponse({"input_tokens": estimate(body, model)})
-        return await self._claude_count(body, _headers(scope))
-
-    async def _claude_count(self, body: dict[str, Any], headers: dict[str, str]) -> Response:
-        from custom_providers.claude.count_tokens import count_tokens
-
-        accounts = [a for a in self.rt.usable_accounts("claude") if not self.rt.quota.is_blocked(a.id)]
+    async def _upstream_count(self, handler: Provider, body: dict[str, Any], headers: dict[str, str]) -> Response:
+        provider = handler.name
+        accounts = [a for a in self.rt.usable_accounts(provider) if not self.rt.quota.is_blocked(a.id)]
         if not accounts:
-            reset = self.rt.earliest_reset("claude")
+            reset = self.rt.earliest_reset(provider)
             if reset is not None:
                 secs = retry_after_seconds(reset)
-                msg = f"All Claude accounts are rate limited; the earliest resets in {secs} s."
+                msg = f"All {handler.label} accounts are rate limited; the earliest resets in {secs} s."
                 return JSONResponse(error_body("anthropic", 429, msg), 429, headers={"Retry-After": str(secs)})
-            return JSONResponse(error_body("anthropic", 503, no_accounts_message("claude")), 503)
+            return JSONResponse(error_body("anthropic", 503, no_accounts_message(provider)), 503)
         last: Response | None = None
         for acct in accounts[:2]:
             for _ in range(2):  # second pass after a 401 refresh
                 try:
                     token = await self.rt.store.token(acct)
-                    upstream = await count_tokens(
-                        self.rt.http, self.rt.claude.api_base, body, headers, token=token, user_agent=self.rt.claude.user_agent
-                    )
+                    upstream = await handler.count_tokens(self.rt.http, body, headers, token=token)
                 except httpx.HTTPError as exc:
                     log.warning("count_tokens upstream error for %s: %s", acct.email, type(exc).__name__)
-                    last = JSONResponse(error_body("anthropic", 502, "The Claude API could not be reached."), 502)
+                    last = JSONResponse(error_body("anthropic", 502, f"The {handler.label} API could not be reached."), 502)
                     break
                 except Exception as exc:  # NeedsLogin, RefreshFailed
                     last = JSONResponse(error_body("anthropic", 503, str(exc)), 503)

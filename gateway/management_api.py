@@ -132,8 +132,10 @@ class ManagementApi:
             return self._account(method, match.group(1), match.group(2), body)
         if sub == "usage" and method == "GET":
             return 200, {"usage": rt.usage.as_dict(), "models": {m: t.as_dict() for m, t in rt.usage.by_model().items()}}
-        if sub in ("anthropic-auth-url", "claude-auth-url", "codex-auth-url") and method == "GET":
-            return 200, self.logins.start("codex" if sub.startswith("codex") else "claude")
+        if sub.endswith("-auth-url") and method == "GET":
+            provider = rt.providers.named(sub.removesuffix("-auth-url"))
+            if provider is not None:
+                return 200, self.logins.start(provider.name)
         if sub == "oauth-callback" and method == "POST":
             try:
                 return 200, await self.logins.finish(body if isinstance(body, dict) else {})

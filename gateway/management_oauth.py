@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from custom_providers.oauth_flow import new_state, parse_pasted, pkce_pair
-from gateway.errors import LoginError
+from custom_providers.errors import LoginError
 
 log = logging.getLogger("subgate.management")
 
 SESSION_SECONDS = 15 * 60.0
-PROVIDER_NAMES = {"anthropic": "claude", "claude": "claude", "codex": "codex", "openai": "codex", "chatgpt": "codex"}
 
 
 class SessionError(Exception):
@@ -52,14 +51,7 @@ class LoginSessions:
     def start(self, provider: str) -> dict[str, str]:
         self._purge()
         pkce, state = pkce_pair(), new_state()
-        if provider == "claude":
-            from custom_providers.claude.oauth import authorize_url
-
-            url = authorize_url(self.rt.claude, pkce, state)
-        else:
-            from custom_providers.codex.oauth import authorize_url as codex_authorize_url
-
-            url = codex_authorize_url(self.rt.codex, pkce, state)
+        url = self.rt.providers[provider].authorize_url(pkce, state)
         self.sessions[state] = LoginSession(provider, state, pkce.verifier, time.monotonic())
         return {"status": "ok", "url": url, "state": state}
 
@@ -77,9 +69,10 @@ class LoginSessions:
     async def finish(self, body: Mapping[str, Any]) -> dict[str, str]:
         """Exchange the pasted code; raises SessionError(status, message) in the reference's cases."""
         self._purge()
-        provider = PROVIDER_NAMES.get(str(body.get("provider") or "").strip().lower())
-        if provider is None:
+        handler = self.rt.providers.named(str(body.get("provider") or ""))
+        if handler is None:
             raise SessionError(400, "unknown provider")
+        provider = handler.name
         state = str(body.get("state") or "").strip()
         code = str(body.get("code") or "").strip()
         pasted_error = ""
@@ -123,10 +116,4 @@ class LoginSessions:
         return {"status": "ok", "provider": provider, "email": sess.email}
 
     async def _exchange(self, sess: LoginSession, code: str) -> dict[str, Any]:
-        if sess.provider == "claude":
-            from custom_providers.claude.oauth import exchange_code
-
-            return await exchange_code(self.rt.http, self.rt.claude, code, sess.state, sess.verifier)
-        from custom_providers.codex.oauth import exchange_code as codex_exchange_code
-
-        return await codex_exchange_code(self.rt.http, self.rt.codex, code, sess.verifier)
+        return await self.rt.providers[sess.provider].exchange_code(self.rt.http, code, sess.state, sess.verifier)

@@ -14,12 +14,11 @@ import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import httpx
 
-from custom_providers.claude.settings import ClaudeSettings, claude_settings
-from custom_providers.codex.settings import CodexSettings, codex_settings
+from custom_providers.registry import Providers, registry
 from gateway.config import ConfigError, GatewaySettings, load_settings, read_yaml, settings_from_yaml
 from gateway.deployments import expand, pool_model_names
 from gateway.quota import QuotaBook
@@ -35,8 +34,7 @@ SCAN_INTERVAL = float(os.environ.get("SUBGATE_SCAN_INTERVAL", "5"))
 @dataclass
 class Runtime:
     settings: GatewaySettings
-    claude: ClaudeSettings
-    codex: CodexSettings
+    providers: Providers
     templates: list[dict[str, Any]]
     store: TokenStore = field(init=False)
     quota: QuotaBook = field(default_factory=QuotaBook)
@@ -52,8 +50,8 @@ class Runtime:
     def __post_init__(self) -> None:
         self.store = TokenStore(
             auth_dir=self.settings.auth_path,
-            refreshers={"claude": self._refresh_claude, "codex": self._refresh_codex},
-            refresh_leads={"claude": float(self.claude.refresh_lead_seconds), "codex": float(self.codex.refresh_lead_seconds)},
+            refreshers={p.name: self._refresher(p.name) for p in self.providers},
+            refresh_leads={p.name: p.refresh_lead_seconds for p in self.providers},
         )
         self.quota = QuotaBook(shared_dir=self.settings.auth_path)
         self.selector = Selector(strategy=self.settings.routing_strategy)
@@ -67,7 +65,7 @@ class Runtime:
     # ---- providers -----------------------------------------------------------------------------
     @property
     def api_bases(self) -> dict[str, str]:
-        return {"claude": self.claude.api_base, "codex": self.codex.api_base}
+        return self.providers.api_bases()
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -83,15 +81,11 @@ class Runtime:
                 return acct.data
         return None
 
-    async def _refresh_claude(self, refresh_token: str) -> dict[str, Any]:
-        from custom_providers.claude.oauth import refresh
+    def _refresher(self, name: str) -> Callable[[str], Awaitable[dict[str, Any]]]:
+        async def refresh(refresh_token: str) -> dict[str, Any]:
+            return await self.providers[name].refresh(self.http, refresh_token, self._stored(refresh_token))
 
-        return await refresh(self.http, self.claude, refresh_token, current=self._stored(refresh_token))
-
-    async def _refresh_codex(self, refresh_token: str) -> dict[str, Any]:
-        from custom_providers.codex.oauth import refresh
-
-        return await refresh(self.http, self.codex, refresh_token, current=self._stored(refresh_token))
+        return refresh
 
     # ---- models --------------------------------------------------------------------------------
     def provider_for_model(self, model: str) -> str | None:
@@ -175,8 +169,16 @@ class Runtime:
         if old.amp != new.amp:
             log.info("config reloaded: amp settings changed (upstream-url %s -> %s)", old.amp.upstream_url or "-", new.amp.upstream_url or "-")
         self.selector.strategy = new.routing_strategy
+        providers_changed = old.providers != new.providers
+        if providers_changed:
+            self.providers = registry.configure(new.providers)
+            self.store.refresh_leads = {p.name: p.refresh_lead_seconds for p in self.providers}
+            for provider in self.providers:
+                provider.register_litellm()
+            log.info("config reloaded: provider settings changed (%s)",
+                     ", ".join(n for n in self.providers.names() if old.provider(n) != new.provider(n)))
         templates = [dict(e) for e in data.get("model_list") or [] if isinstance(e, dict)]
-        if templates != self.templates or old.request_retry != new.request_retry:
+        if templates != self.templates or old.request_retry != new.request_retry or providers_changed:
             self.templates = templates
             self.pool_names = pool_model_names(templates, self.api_bases)
             self._synced = (-1, -1)
@@ -249,8 +251,7 @@ def build_runtime(settings: GatewaySettings) -> Runtime:
     templates = [dict(e) for e in data.get("model_list") or [] if isinstance(e, dict)]
     return Runtime(
         settings=settings,
-        claude=claude_settings(settings.provider("claude")),
-        codex=codex_settings(settings.provider("codex")),
+        providers=registry.configure(settings.providers),
         templates=templates,
     )
 

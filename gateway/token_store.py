@@ -27,7 +27,8 @@ from filelock import AsyncFileLock
 
 from custom_providers.credentials import parse_rfc3339, rfc3339
 from gateway.atomic_file import write_json_atomic
-from gateway.errors import NeedsLogin, RefreshFailed, RefreshTokenRejected
+from custom_providers.errors import RefreshFailed, RefreshTokenRejected
+from gateway.errors import NeedsLogin
 
 log = logging.getLogger("subgate.accounts")
 

@@ -18,7 +18,7 @@ import httpx
 from custom_providers.claude.oauth import fetch_profile
 from custom_providers.claude.settings import ClaudeSettings
 from custom_providers.credentials import rfc3339
-from gateway.errors import LoginError
+from custom_providers.errors import LoginError
 
 
 def read_claude_code_credentials(path: str | Path) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from custom_providers.oauth_flow import (
     pkce_pair,
 )
 from custom_providers.token_endpoint import RETRY_DELAYS, error_summary, refresh_with_retries, token_reply
-from gateway.errors import LoginError
+from custom_providers.errors import LoginError
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 from custom_providers.codex.id_token import jwt_expiry, parse_id_token
 from custom_providers.codex.settings import CodexSettings
 from custom_providers.credentials import parse_rfc3339, rfc3339
-from gateway.errors import LoginError
+from custom_providers.errors import LoginError
 
 
 def import_codex_cli_login(path: str | Path | None = None, *, settings: CodexSettings | None = None) -> dict[str, Any]:

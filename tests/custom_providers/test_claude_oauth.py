@@ -12,7 +12,7 @@ from custom_providers.claude.settings import ClaudeSettings
 from custom_providers.credentials import parse_rfc3339
 from custom_providers.oauth_flow import PKCEPair, s256_challenge
 from custom_providers.token_endpoint import RefreshRateLimited
-from gateway.errors import LoginError, RefreshFailed, RefreshTokenRejected
+from custom_providers.errors import LoginError, RefreshFailed, RefreshTokenRejected
 from tests.custom_providers.conftest import Browser
 from tests.servers import free_port
 

@@ -18,7 +18,7 @@ from custom_providers.codex.id_token import jwt_expiry, parse_id_token
 from custom_providers.codex.settings import CodexSettings
 from custom_providers.credentials import parse_rfc3339
 from custom_providers.oauth_flow import PKCEPair, s256_challenge
-from gateway.errors import LoginError, RefreshFailed, RefreshTokenRejected
+from custom_providers.errors import LoginError, RefreshFailed, RefreshTokenRejected
 from tests.custom_providers.conftest import Browser
 from tests.fakes.openai_oauth import make_jwt
 

@@ -12,7 +12,7 @@ from custom_providers.claude.login_import import import_claude_code_login
 from custom_providers.claude.settings import ClaudeSettings
 from custom_providers.codex.login_import import import_codex_cli_login
 from custom_providers.credentials import parse_rfc3339
-from gateway.errors import LoginError
+from custom_providers.errors import LoginError
 from tests.fakes.claude_oauth import ClaudeOAuthFake
 from tests.fakes.openai_oauth import make_jwt
 from tests.fakes.tokens import TokenBook

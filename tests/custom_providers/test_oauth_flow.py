@@ -20,7 +20,7 @@ from custom_providers.oauth_flow import (
     parse_pasted,
     pkce_pair,
 )
-from gateway.errors import LoginError
+from custom_providers.errors import LoginError
 
 B64URL = set(string.ascii_letters + string.digits + "-_")
 

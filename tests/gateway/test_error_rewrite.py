@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from gateway import request_context
+from custom_providers.registry import registry
 from gateway.error_rewrite import ErrorRewrite, clean_message
 from gateway.request_context import RequestFacts
 
@@ -61,11 +62,12 @@ def test_a_plain_message_keeps_its_words() -> None:
 
 
 class StubRuntime:
-    """The four things the rewriter asks of the live runtime."""
+    """The five things the rewriter asks of the live runtime."""
 
     def __init__(self, *, accounts: int = 1, reset: float | None = None) -> None:
         self.accounts = accounts
         self.reset = reset
+        self.providers = registry.configure()
         self.pool_names = {"claude-sonnet-4-5": "claude", "gpt-5.1-codex": "codex"}
 
     def provider_for_model(self, model: str) -> str | None:

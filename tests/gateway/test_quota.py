@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from gateway import quota
-from gateway.quota import BACKOFF_CAP, QuotaBook, reset_time
+from custom_providers.rate_limits import reset_time
+from gateway.quota import BACKOFF_CAP, QuotaBook
 from gateway.quota_file import FILENAME, read_blocks
 
 NOW = 1_750_000_000.0

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from custom_providers.credentials import rfc3339
-from gateway.errors import NeedsLogin, RefreshFailed, RefreshTokenRejected
+from custom_providers.errors import RefreshFailed, RefreshTokenRejected
+from gateway.errors import NeedsLogin
 from gateway.token_store import TokenStore, credential_filename, write_json_atomic
 from tests.gateway.token_processes import run_token_race, run_write_crashes
 

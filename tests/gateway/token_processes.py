@@ -37,7 +37,7 @@ from pathlib import Path
 import httpx
 
 from custom_providers.credentials import expiry_from
-from gateway.errors import RefreshFailed, RefreshTokenRejected
+from custom_providers.errors import RefreshFailed, RefreshTokenRejected
 from gateway.token_store import TokenStore
 
 
