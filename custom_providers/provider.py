@@ -57,6 +57,8 @@ class Provider:
     dialect: ClassVar[Dialect] = "openai"
     #: how people call the service in messages ("Claude", "Codex")
     label: ClassVar[str] = ""
+    #: the subscription people log in with ("Claude Pro/Max")
+    subscription: ClassVar[str] = ""
     #: how people call its models in summaries ("Claude", "GPT")
     model_family: ClassVar[str] = ""
     #: other names the management API accepts for this provider ("anthropic", "openai", ...)

@@ -15,11 +15,10 @@ from typing import Callable
 
 import httpx
 
+from custom_providers.registry import registry
 from gateway.config import GatewaySettings
 
 log = logging.getLogger("subgate")
-
-PROVIDER_NAMES = {"claude": "Claude Pro/Max", "codex": "ChatGPT Plus/Pro"}
 
 
 def gateway_url(host: str, port: int) -> str:
@@ -35,10 +34,11 @@ def accounts_banner(settings: GatewaySettings) -> str:
     async def never(_: str) -> dict:  # the banner only reads
         raise RuntimeError("not used")
 
-    store = TokenStore(auth_dir=settings.auth_path, refreshers={"claude": never, "codex": never})
+    names = registry.names()
+    store = TokenStore(auth_dir=settings.auth_path, refreshers={name: never for name in names})
     store.scan()
     lines = []
-    for provider, name in PROVIDER_NAMES.items():
+    for provider in names:
         accounts = store.accounts(provider)
         if not accounts:
             continue
@@ -48,14 +48,19 @@ def accounts_banner(settings: GatewaySettings) -> str:
         count = f"{len(usable)} account{'s' if len(usable) != 1 else ''}"
         lines.append(f"  {provider:<7} {count}: {listed}")
     if lines:
-        return "Serving " + " and ".join(p for p in PROVIDER_NAMES if store.accounts(p)) + ":\n" + "\n".join(lines)
-    return (
-        f"No account logged in yet (auth-dir {settings.auth_path}). Log in; the running gateway picks it up:\n"
-        "  python -m gateway login claude     # Claude Pro/Max, in the browser\n"
-        "  python -m gateway login codex      # ChatGPT Plus/Pro (add --device without a browser)\n"
-        "  python -m gateway import claude    # or reuse Claude Code's / Codex CLI's login (import codex)\n"
-        "Or try everything first with built-in stand-ins: python -m gateway.amp --demo"
-    )
+        return "Serving " + " and ".join(p for p in names if store.accounts(p)) + ":\n" + "\n".join(lines)
+    how = [f"No account logged in yet (auth-dir {settings.auth_path}). Log in; the running gateway picks it up:"]
+    for kind in registry.kinds():
+        device = " (add --device without a browser)" if kind.device_login else ", in the browser"
+        how.append(f"  {'python -m gateway login ' + kind.name:<34} # {kind.subscription or kind.label}{device}")
+    tools = [kind for kind in registry.kinds() if kind.login_tool]
+    if tools:
+        reuse = " / ".join(f"{kind.login_tool}'s" for kind in tools)
+        others = ", ".join(f"import {kind.name}" for kind in tools[1:])
+        how.append(f"  {'python -m gateway import ' + tools[0].name:<34} # or reuse {reuse} login"
+                   + (f" ({others})" if others else ""))
+    how.append("Or try everything first with built-in stand-ins: python -m gateway.amp --demo")
+    return "\n".join(how)
 
 
 def announce_when_ready(url: str, banner: Callable[[], str], *, timeout: float = 600.0) -> threading.Thread:

@@ -28,6 +28,7 @@ class ClaudeProvider(Provider):
     name = "claude"
     dialect = "anthropic"
     label = "Claude"
+    subscription = "Claude Pro/Max"
     model_family = "Claude"
     aliases = ("anthropic",)
     login_tool = "Claude Code"

@@ -21,6 +21,7 @@ class CodexProvider(Provider):
     name = "codex"
     dialect = "openai"
     label = "Codex"
+    subscription = "ChatGPT Plus/Pro"
     model_family = "GPT"
     aliases = ("openai", "chatgpt")
     login_tool = "Codex CLI"
