@@ -1,15 +1,15 @@
 """Composition of the one-port server, outermost first:
 
     request log ─► operator routes ─► client keys ─► Amp routes ─► Codex-native alias ─► local routes
-    ─► error rewrite ─► LiteLLM
+    ─► error rewrite ─► model routes (LiteLLM's Router, gateway/model_routes.py)
 
 The request log is outermost so every answer (a refused key included) gets one access line; the
 operator routes (/v0/management, /metrics, /ui) sit before the client-key check: they have their
 own rules (gateway/management_auth.py).
 
 Each layer is a pure ASGI callable (no BaseHTTPMiddleware: it would buffer SSE and break contextvars).
-LiteLLM's FastAPI app runs in-process; its lifespan startup loads the YAML and builds the router, after
-which the gateway gives the router one deployment per account.
+The Router is built from the YAML before serving (gateway/router_setup.py); at start-up the gateway
+gives it one deployment per account. LiteLLM's proxy server is not imported on this entry.
 """
 
 from __future__ import annotations
@@ -47,12 +47,7 @@ class CodexNativeAlias:
 
 
 class ModelApiOnly:
-    """Only LiteLLM's model APIs are reachable through the gateway.
-
-    LiteLLM also serves admin routes (/key/generate, /config/update, its UI, ...). The gateway runs it
-    without a master key and with its own client-key check in front, so those routes are not offered:
-    a path outside the model APIs answers 404 before it reaches LiteLLM.
-    """
+    """Only the model APIs are reachable through the gateway: any other path answers 404 here."""
 
     PREFIXES = ("/v1/", "/chat/completions", "/completions", "/responses", "/messages", "/models", "/health")
 
@@ -77,7 +72,11 @@ class ModelApiOnly:
 
 
 class AfterStartup:
-    """Runs the router sync once LiteLLM's startup has built the router, before traffic arrives."""
+    """Answers the lifespan itself: the router sync once before traffic arrives, the runtime closed at the end.
+
+    The model routes call LiteLLM's Router directly (gateway/model_routes.py), so no inner app has a
+    start-up of its own to wait for.
+    """
 
     def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
         self.app = app
@@ -87,21 +86,22 @@ class AfterStartup:
         if scope["type"] != "lifespan":
             await self.app(scope, receive, send)
             return
-
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "lifespan.startup.complete":
-                from gateway import litellm_app
-
-                await litellm_app.load_messages_routes(litellm_app.proxy_server.app)
-                litellm_app.hoist_hot_routes(litellm_app.proxy_server.app)
-                self.rt.sync_router()
-                self.rt.ensure_started()
-                heap.freeze_startup_objects()
-            elif message["type"] == "lifespan.shutdown.complete":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self.rt.sync_router()
+                    self.rt.ensure_started()
+                    heap.freeze_startup_objects()
+                except Exception as exc:
+                    log.exception("start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
                 await self.rt.aclose()
-            await send(message)
-
-        await self.app(scope, receive, send_wrapper)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
 
 def _amp_layer(inner: ASGIApp, rt: Runtime) -> tuple[ASGIApp, Any]:
@@ -116,8 +116,8 @@ def _amp_layer(inner: ASGIApp, rt: Runtime) -> tuple[ASGIApp, Any]:
     return app, is_management_path
 
 
-def build_app(rt: Runtime, litellm_app: ASGIApp) -> ASGIApp:
-    app: ASGIApp = ErrorRewrite(ModelApiOnly(litellm_app), rt)
+def build_app(rt: Runtime, model_routes: ASGIApp) -> ASGIApp:
+    app: ASGIApp = ErrorRewrite(ModelApiOnly(model_routes), rt)
     app = LocalRoutes(app, rt)
     app = CodexNativeAlias(app)
     app, amp_exempt = _amp_layer(app, rt)

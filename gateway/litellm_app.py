@@ -1,4 +1,8 @@
-"""The one place that imports LiteLLM's proxy app in-process, and every LiteLLM internal we lean on.
+"""The one place that reaches LiteLLM's proxy app in-process, and every LiteLLM internal we lean on.
+
+`python -m gateway.amp` never imports the proxy server (gateway/model_routes.py calls the Router
+that gateway/router_setup.py built and `use_router` registered); under `litellm --config` the
+proxy's module-global router is used. The proxy module is imported only by `proxy_app`.
 
 Importing `litellm` fetches the model cost map from the internet and the first /v1/messages fetches
 the beta-header table, unless two environment flags are set first; they are set here, before the
@@ -12,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -20,16 +25,19 @@ os.environ.setdefault("LITELLM_DONT_SHOW_FEEDBACK_BOX", "true")
 os.environ.setdefault("DISABLE_SCHEMA_UPDATE", "true")
 
 import litellm  # noqa: E402
-from litellm.proxy import proxy_server  # noqa: E402
 from litellm.router import Router  # noqa: E402
 
 from gateway import litellm_tuning  # noqa: E402
 
 PINNED_LITELLM = "1.108.7"
+_PROXY_MODULE = "litellm.proxy.proxy_server"
+_own_router: Router | None = None
 
 
 def proxy_app(config_path: str) -> Any:
     """LiteLLM's FastAPI app; its startup event reads the YAML named by CONFIG_FILE_PATH."""
+    from litellm.proxy import proxy_server
+
     os.environ["CONFIG_FILE_PATH"] = str(config_path)
     quiet_proxy_prints()
     install_router_patches()
@@ -51,17 +59,30 @@ def quiet_proxy_prints() -> None:
     """LiteLLM's proxy print()s its model list in colour escape codes at start; the gateway's banner
     says what it serves instead, so those lines go to the debug log, plain. A module-level `print`
     shadows the builtin for that module only."""
+    from litellm.proxy import proxy_server
+
     proxy_server.print = _proxy_print  # type: ignore[attr-defined]
 
 
+def use_router(llm_router: Router | None) -> None:
+    """The gateway's own Router (built without the proxy) is the one the hook and runtime keep in step."""
+    global _own_router
+    _own_router = llm_router
+
+
 def router() -> Router | None:
-    """The proxy's router: a module global that LiteLLM replaces at startup and on reload."""
-    return getattr(proxy_server, "llm_router", None)
+    """The gateway's own Router, else the proxy's (a module global LiteLLM replaces at start-up and reload)."""
+    if _own_router is not None:
+        return _own_router
+    proxy_server = sys.modules.get(_PROXY_MODULE)
+    return getattr(proxy_server, "llm_router", None) if proxy_server is not None else None
 
 
 def config_path() -> str | None:
     """The YAML the proxy loaded (litellm --config sets this global rather than an env var)."""
-    return getattr(proxy_server, "user_config_file_path", None) or os.environ.get("CONFIG_FILE_PATH")
+    proxy_server = sys.modules.get(_PROXY_MODULE)
+    loaded = getattr(proxy_server, "user_config_file_path", None) if proxy_server is not None else None
+    return loaded or os.environ.get("CONFIG_FILE_PATH")
 
 
 def replace_model_list(llm_router: Router, model_list: list[dict[str, Any]]) -> None:
@@ -115,7 +136,7 @@ def litellm_version() -> str:
     return version("litellm")
 
 
-__all__ = ["litellm", "proxy_app", "router", "config_path", "replace_model_list", "configure_retries", "install_router_patches", "PINNED_LITELLM", "litellm_version"]
+__all__ = ["litellm", "proxy_app", "use_router", "router", "config_path", "replace_model_list", "configure_retries", "install_router_patches", "PINNED_LITELLM", "litellm_version"]
 
 
 # ---- request-path shortcuts (measured: docs/benchmarks.md) -------------------------------------------

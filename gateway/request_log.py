@@ -1,7 +1,8 @@
 """One access-log line per request (logger `subgate.access`), written when the response has ended.
 
 The line joins what only the front layer knows (route, status, latency, for streams the time the last
-byte left) with what only the hook knows (which account served it, the upstream's token counts).
+byte left, and `overhead_ms`: the time spent in the gateway before the answer started, upstream time
+excluded, also sent to the client as `x-subgate-overhead-ms`) with what only the hook knows (which account served it, the upstream's token counts).
 LiteLLM reports usage from a background logging worker, usually a few milliseconds after the client
 got its last byte, so a successful LLM response is parked until its usage arrives (matched by
 LiteLLM's call id) and flushed without tokens if none comes within PARK_SECONDS.
@@ -60,14 +61,17 @@ class AccessEntry:
     written: bool = False
     call_id: str = ""
     error: str = ""
+    upstream_ms: float = 0.0
+    overhead_ms: float | None = None
 
     def line(self) -> str:
         tok = self.tokens
+        overhead = f" overhead_ms={self.overhead_ms:.2f}" if self.overhead_ms is not None else ""
         tokens = (f" tokens_in={tok.input} tokens_out={tok.output} cached={tok.cached} reasoning={tok.reasoning}"
                   if tok is not None else "")
         error = f" error={json.dumps(self.error, ensure_ascii=False)}" if self.error else ""
         return (f"{self.request_id} {self.method} {self.path} status={self.status} model={self.model or '-'} "
-                f"account={self.account or '-'} latency_ms={self.latency_ms:.0f}{tokens}{error}")
+                f"account={self.account or '-'} latency_ms={self.latency_ms:.0f}{overhead}{tokens}{error}")
 
 
 _entry: ContextVar[AccessEntry | None] = ContextVar("subgate_access_entry", default=None)
@@ -105,6 +109,13 @@ def note_error(message: str) -> None:
     entry = _entry.get()
     if entry is not None and message and not entry.error:
         entry.error = scrub(" ".join(message.split()))[:ERROR_MESSAGE_CHARS]
+
+
+def note_upstream_ms(ms: float) -> None:
+    """From the model routes: time spent waiting for the upstream, which is not the gateway's overhead."""
+    entry = _entry.get()
+    if entry is not None:
+        entry.upstream_ms += ms
 
 
 def note_usage(call_id: Any, account: str, model: str, tokens: Tokens | None) -> None:
@@ -160,7 +171,11 @@ class RequestLog:
             kind = message["type"]
             if kind == "http.response.start":
                 entry.status = int(message["status"])
-                message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", rid)]}
+                elapsed = (time.monotonic() - entry.started) * 1000.0
+                entry.overhead_ms = max(0.0, elapsed - entry.upstream_ms)
+                overhead = f"{entry.overhead_ms:.2f}".encode()
+                message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", rid),
+                                                  (b"x-subgate-overhead-ms", overhead)]}
                 await send(message)
                 return
             await send(message)

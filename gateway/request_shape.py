@@ -80,6 +80,8 @@ def check(path: str, body: dict[str, Any]) -> None:
     if path in MESSAGES_PATHS or path in CHAT_PATHS or path in COUNT_TOKENS_PATHS:
         _want(body, "messages", (list,), "an array", required=True)
         _want_objects(body, "messages")
+    if path in MESSAGES_PATHS:  # the Messages API requires it; LiteLLM's call would fail with a TypeError
+        _want(body, "max_tokens", (int,), "an integer", required=True)
     if path in MESSAGES_PATHS or path in COUNT_TOKENS_PATHS:
         _want(body, "system", (str, list, type(None)), "a string or an array")
     elif path in RESPONSES_PATHS:

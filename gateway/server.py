@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp
 
-from gateway.config import load_settings
+from gateway.config import load_settings, read_yaml
 
 
 def create_app() -> ASGIApp:
-    from gateway import litellm_app
+    """The gateway's own app around LiteLLM's Router; LiteLLM's proxy server is not imported."""
+    from gateway import litellm_app, router_setup
     from gateway.asgi import build_app
     from gateway.logging_setup import configure_logging
+    from gateway.model_routes import ModelRoutes
     from gateway.runtime import build_runtime, set_runtime
 
     settings = load_settings()
     configure_logging(settings)  # a worker process starts with logging unconfigured
     rt = build_runtime(settings)
     set_runtime(rt)
-    return build_app(rt, litellm_app.proxy_app(settings.config_path))
+    config = read_yaml(settings.config_path)
+    litellm_app.use_router(router_setup.build_router(config))
+    return build_app(rt, ModelRoutes(litellm_app.router, forward_headers=router_setup.forwarded_headers(config)))

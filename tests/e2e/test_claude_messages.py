@@ -210,3 +210,20 @@ def test_refresh_keeps_the_stored_email_without_a_profile_lookup(gateway, accoun
     assert claude_stack.book.refreshes_by_email.get(acct.email) == 1
     assert acct.data()["email"] == acct.email
     assert not claude_stack.oauth.recorder.for_path("/api/oauth/profile")
+
+
+def test_every_answer_says_how_long_the_gateway_itself_took(gateway, accounts, claude_stack):
+    acct = accounts.add("claude")
+    url = gateway.url + "/v1/messages"
+    body = {"model": MODEL, "max_tokens": 20, "messages": [{"role": "user", "content": "x"}]}
+    for stream in (False, True):  # a route's first request also loads LiteLLM's code for it
+        httpx.post(url, json={**body, "stream": stream}, timeout=30)
+    claude_stack.api.set_mode(acct.email, {"delay": 0.3})
+    answers = [httpx.post(url, json=body, timeout=30), httpx.post(url, json={**body, "stream": True}, timeout=30),
+               httpx.post(url, json={"model": MODEL}, timeout=30), httpx.get(gateway.url + "/v1/models")]
+    for answer in answers:
+        overhead = float(answer.headers["x-subgate-overhead-ms"])
+        assert 0 <= overhead < answer.elapsed.total_seconds() * 1000
+    # the upstream's 0.3 s is not the gateway's time
+    assert float(answers[0].headers["x-subgate-overhead-ms"]) < 250
+    assert float(answers[1].headers["x-subgate-overhead-ms"]) < 250

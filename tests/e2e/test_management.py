@@ -202,7 +202,7 @@ def test_request_log_lines_and_no_secret_anywhere_in_the_logs(managed_gateway, m
     line = next(ln for ln in log.splitlines() if "subgate.access" in ln and f"account={ok.email}" in ln
                 and "status=200" in ln and "tokens_in=" in ln)
     assert re.search(rf"\w{{4}}-\d{{6}} POST /v1/messages status=200 model={MODEL} account={re.escape(ok.email)} "
-                     r"latency_ms=\d+ tokens_in=\d+ tokens_out=\d+", line)
+                     r"latency_ms=\d+ overhead_ms=\d+\.\d\d tokens_in=\d+ tokens_out=\d+", line)
     # LiteLLM reports Anthropic's 529 as a 500; the upstream's own body is what explains it
     assert re.search(rf"subgate\.upstream: upstream error: claude {re.escape(ok.email)} .*status=5\d\d body=.*overloaded_error", log)
     assert "/v0/management/accounts status=200" in log
