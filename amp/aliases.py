@@ -4,6 +4,9 @@
 model name, not by the {provider} segment; the segment only picks the models-list shape. A model no local
 account serves may be mapped to one that is, or fall back to the Amp upstream (spending Amp credits,
 logged with the model name so users see where credits go).
+
+A local request takes the same path as a client calling /v1/... directly: the provider it is routed to
+applies its own rules (Claude's unsupported betas and thinking signatures: custom_providers/claude/shaping.py).
 """
 
 from __future__ import annotations
@@ -20,18 +23,11 @@ from amp.proxy import UpstreamProxy, upstream_base
 from amp.request_sanitizer import sanitize_request
 from amp.response_rewriter import RewriteRules, RewritingSend, declared_tool_names
 from amp.routes import Route, RouteKind
-from gateway.config import AmpSettings
+from amp.settings import AmpSettings
 
 log = logging.getLogger("amp.routing")
 
 ANTHROPIC_VERSION = b"2023-06-01"
-SUBSCRIPTION_UNSUPPORTED_BETAS = ("context-1m-2025-08-07",)
-
-
-def filter_betas(value: str) -> str:
-    """Drop betas subscription OAuth cannot use; items trimmed, empties dropped, "" when none remain."""
-    items = [item.strip() for item in value.split(",")]
-    return ",".join(item for item in items if item and item not in SUBSCRIPTION_UNSUPPORTED_BETAS)
 
 
 def local_scope(scope: Scope, local_path: str, headers: Headers) -> Scope:
@@ -119,10 +115,6 @@ class AliasHandler:
     ) -> None:
         headers = without_headers(scope["headers"], [b"transfer-encoding"])
         headers = with_header(headers, b"content-length", str(len(body)).encode())
-        beta = header(headers, b"anthropic-beta")
-        if beta is not None:
-            filtered = filter_betas(beta.decode("latin-1"))
-            headers = with_header(headers, b"anthropic-beta", filtered.encode("latin-1") if filtered else None)
         local_send = RewritingSend(send, rules) if rules is not None else send
         await self.local_app(local_scope(scope, route.local_path, headers), replay_receive(body, receive), local_send)
 

@@ -26,10 +26,15 @@ from amp.proxy import UpstreamProxy, default_http_client
 from amp.routes import RouteKind, classify
 from amp.secret_source import AmpSecretSource, SecretSource
 from amp.websocket_proxy import WebSocketProxy
-from gateway.config import AmpSettings
-from gateway.errors import dialect_for_path, error_body
+from amp.settings import AmpSettings
 
 log = logging.getLogger("amp.routing")
+
+ErrorRenderer = Callable[[str, int, str], dict]
+
+
+def _flat_error(path: str, status: int, message: str) -> dict:
+    return {"error": message}
 
 
 def build_amp_app(
@@ -40,8 +45,13 @@ def build_amp_app(
     authenticate: Callable[[Scope], str | None],
     secret_source: SecretSource | None = None,
     http_client: httpx.AsyncClient | None = None,
+    error_body: ErrorRenderer | None = None,
 ) -> ASGIApp:
-    """Wrap `local_app` with Amp's routes. `settings` is read on every request (hot reload)."""
+    """Wrap `local_app` with Amp's routes. `settings` is read on every request (hot reload).
+
+    `error_body(path, status, message)` renders an error in the caller's dialect (the gateway passes its
+    own renderer); without one, Amp's flat `{"error": message}` is used.
+    """
     return AmpApp(
         local_app,
         settings=settings,
@@ -49,7 +59,9 @@ def build_amp_app(
         authenticate=authenticate,
         secret_source=secret_source if secret_source is not None else AmpSecretSource(settings),
         http_client=http_client if http_client is not None else default_http_client(),
+        error_body=error_body or _flat_error,
     )
+
 
 
 class _ByProtocol:
@@ -93,8 +105,10 @@ class AmpApp:
         authenticate: Callable[[Scope], str | None],
         secret_source: SecretSource,
         http_client: httpx.AsyncClient,
+        error_body: ErrorRenderer = _flat_error,
     ) -> None:
         self.local_app = local_app
+        self.error_body = error_body
         proxy = UpstreamProxy(settings, secret_source, authenticate, http_client)
         self.aliases = AliasHandler(local_app, proxy, settings, local_models)
 
@@ -122,7 +136,7 @@ class AmpApp:
         else:
             path = scope["path"]
             message = f"No Amp provider route for {scope['method']} {path}"
-            await send_json(send, 404, error_body(dialect_for_path(path), 404, message))
+            await send_json(send, 404, self.error_body(path, 404, message))
 
 
 def _alias_method_ok(kind: RouteKind, method: str) -> bool:

@@ -16,8 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from amp.http_messages import refuse_websocket, send_empty, send_json
 from amp.proxy import upstream_base
 from amp.routes import is_browser_page
-from gateway.config import AmpSettings
-from gateway.errors import amp_auth_error_body, amp_unavailable_body
+from amp.settings import AmpSettings
+from amp.errors import amp_auth_error_body, amp_unavailable_body
 
 
 class AvailabilityGate:

@@ -6,11 +6,12 @@ streams pass through untouched; these helpers keep that code short without hidin
 
 from __future__ import annotations
 
+import json
+
 from typing import Iterable
 
 from starlette.types import Message, Receive, Send
 
-from gateway.errors import json_bytes
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -66,7 +67,7 @@ def replay_receive(body: bytes, receive: Receive) -> Receive:
 
 
 async def send_json(send: Send, status: int, body: dict) -> None:
-    data = json_bytes(body)
+    data = json.dumps(body, separators=(",", ":")).encode()
     await send(
         {
             "type": "http.response.start",

@@ -8,16 +8,28 @@ Behind a reverse proxy the restriction must therefore be switched off.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from typing import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from amp.errors import amp_localhost_denied_body
 from amp.http_messages import refuse_websocket, send_json
-from gateway.config import is_loopback_address
-from gateway.errors import amp_localhost_denied_body
 
 log = logging.getLogger(__name__)
+
+
+def is_loopback_address(host: str) -> bool:
+    """127.0.0.0/8, ::1 and IPv4-mapped ::ffff:127.x; anything unparseable is not loopback."""
+    text = str(host).strip("[]").split("%", 1)[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
 
 
 def is_loopback_peer(scope: Scope) -> bool:

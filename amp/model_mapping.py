@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Literal
 
-from gateway.config import AmpSettings, ModelMapping
+from amp.settings import AmpSettings, ModelMapping
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from amp import gzip_repair
 from amp.forward_headers import client_key_check, strip_client_keys, upstream_headers
 from amp.http_messages import ClientGone, Headers, header, read_body, send_json, with_header, without_headers
 from amp.secret_source import SecretSource
-from gateway.config import AmpSettings
-from gateway.errors import amp_unavailable_body, amp_upstream_error_body
+from amp.settings import AmpSettings
+from amp.errors import amp_unavailable_body, amp_upstream_error_body
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Callable, Mapping, Protocol
 
-from gateway.config import AmpSettings
+from amp.settings import AmpSettings
 
 log = logging.getLogger(__name__)
 

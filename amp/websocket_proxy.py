@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from amp.forward_headers import upstream_websocket_headers
 from amp.http_messages import header
 from amp.proxy import upstream_base
-from gateway.config import AmpSettings
+from amp.settings import AmpSettings
 
 log = logging.getLogger(__name__)
 

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway import heap
 from gateway.client_keys import ClientKeyCheck, authenticate
 from gateway.error_rewrite import ErrorRewrite
+from gateway.errors import dialect_for_path, error_body
 from gateway.local_routes import LocalRoutes
 from gateway.management_api import OperatorRoutes
 from gateway.request_log import RequestLog
@@ -57,8 +58,6 @@ class ModelApiOnly:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope.get("path", "").startswith(self.PREFIXES):
             from starlette.responses import JSONResponse
-
-            from gateway.errors import error_body
 
             path = scope.get("path", "")
             text = f"No route {path} on this gateway."
@@ -112,6 +111,7 @@ def _amp_layer(inner: ASGIApp, rt: Runtime) -> tuple[ASGIApp, Any]:
         settings=lambda: rt.settings.amp,
         local_models=rt.serves,
         authenticate=lambda scope: authenticate(scope, rt.settings.api_keys),
+        error_body=lambda path, status, message: error_body(dialect_for_path(path), status, message),
     )
     return app, is_management_path
 

@@ -9,7 +9,6 @@ including those named under `gateway.provider-modules`, and validated by the pro
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import Any, Mapping
 
 import yaml
 
+from amp.localhost_guard import is_loopback_address
+from amp.settings import AmpSettings, AmpSettingsError, amp_settings, parse_bool, snake_key
 from custom_providers.errors import SettingsError
 from custom_providers.registry import ProviderLoadError, registry
 
@@ -47,29 +48,10 @@ def _default_config_path() -> Path:
 DEFAULT_CONFIG_PATH = _default_config_path()
 DEFAULT_PORT = 8317
 DEFAULT_AUTH_DIR = "~/.cli-proxy-api"
-DEFAULT_AMP_UPSTREAM = "https://ampcode.com"
 
 
 class ConfigError(SettingsError):
     """The YAML or the environment describes a gateway that must not start."""
-
-
-@dataclass(frozen=True)
-class ModelMapping:
-    source: str
-    target: str
-    regex: bool = False
-
-
-@dataclass(frozen=True)
-class AmpSettings:
-    upstream_url: str = DEFAULT_AMP_UPSTREAM
-    upstream_api_key: str = ""
-    restrict_management_to_localhost: bool = True
-    fallback_to_upstream: bool = True
-    force_model_mappings: bool = False
-    model_mappings: tuple[ModelMapping, ...] = ()
-    secrets_file: str = "~/.local/share/amp/secrets.json"
 
 
 @dataclass(frozen=True)
@@ -109,34 +91,22 @@ class GatewaySettings:
         return self.providers.get(name, {})
 
 
-def is_loopback_address(host: str) -> bool:
-    """127.0.0.0/8, ::1 and IPv4-mapped ::ffff:127.x; anything unparseable is not loopback."""
-    text = str(host).strip("[]").split("%", 1)[0]
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback
-
-
 def is_loopback_host(host: str) -> bool:
     return host == "localhost" or is_loopback_address(host)
 
 
-def _snake(key: str) -> str:
-    return key.strip().replace("-", "_").lower()
-
-
 def _as_bool(value: Any, key: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
-        return True
-    if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off", ""):
-        return False
-    raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    try:
+        return parse_bool(value, key)
+    except AmpSettingsError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _amp(section: Mapping[str, Any], flat: Mapping[str, Any], env: Mapping[str, str]) -> AmpSettings:
+    try:
+        return amp_settings(section, flat, env)
+    except AmpSettingsError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _as_int(value: Any, key: str) -> int:
@@ -154,43 +124,6 @@ def _keys(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise ConfigError(f"api-keys: expected a list of strings, got {value!r}")
     return tuple(str(k).strip() for k in value if str(k).strip())
-
-
-def _mappings(value: Any) -> tuple[ModelMapping, ...]:
-    out = []
-    for item in value or []:
-        if not isinstance(item, Mapping):
-            raise ConfigError(f"amp model-mappings: expected {{from, to}}, got {item!r}")
-        source, target = str(item.get("from", "")).strip(), str(item.get("to", "")).strip()
-        if source and target:
-            out.append(ModelMapping(source, target, bool(item.get("regex", False))))
-    return tuple(out)
-
-
-def _amp(section: Mapping[str, Any], flat: Mapping[str, Any], env: Mapping[str, str]) -> AmpSettings:
-    merged: dict[str, Any] = {}
-    for key, value in flat.items():  # mission's flat keys: amp-upstream-url, ...
-        if key.startswith("amp-"):
-            merged[_snake(key[4:])] = value
-    merged.update({_snake(k): v for k, v in (section or {}).items()})
-    if env.get("SUBGATE_AMP_UPSTREAM_URL") is not None:
-        merged["upstream_url"] = env["SUBGATE_AMP_UPSTREAM_URL"]
-    if env.get("SUBGATE_AMP_SECRETS_FILE"):
-        merged["secrets_file"] = env["SUBGATE_AMP_SECRETS_FILE"]
-    known = {f.name for f in fields(AmpSettings)}
-    unknown = set(merged) - known
-    if unknown:
-        raise ConfigError(f"amp: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
-    out = AmpSettings()
-    for key, value in merged.items():
-        if key in ("restrict_management_to_localhost", "fallback_to_upstream", "force_model_mappings"):
-            value = _as_bool(value, f"amp.{key}")
-        elif key == "model_mappings":
-            value = _mappings(value)
-        else:
-            value = "" if value is None else str(value).strip()
-        out = replace(out, **{key: value})
-    return out
 
 
 def _provider_modules(value: Any) -> tuple[str, ...]:
@@ -213,7 +146,7 @@ def _provider_modules(value: Any) -> tuple[str, ...]:
 def _providers(section: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for name in registry.names():
-        values = {_snake(k): v for k, v in (section.get(name) or {}).items()}
+        values = {snake_key(k): v for k, v in (section.get(name) or {}).items()}
         prefix = f"SUBGATE_{name.upper()}_"
         for key, value in env.items():
             if key.startswith(prefix):
@@ -247,7 +180,7 @@ def settings_from_yaml(
     for key in list(section):
         if key.startswith("amp-"):
             section.pop(key)
-    rm = {_snake(k): v for k, v in (section.pop("remote-management", None) or {}).items()}
+    rm = {snake_key(k): v for k, v in (section.pop("remote-management", None) or {}).items()}
     modules = _provider_modules(section.pop("provider-modules", None))
     providers = _providers({p: section.pop(p, None) for p in registry.names()}, env)
     try:
@@ -256,7 +189,7 @@ def settings_from_yaml(
         raise ConfigError(str(exc)) from None
 
     s = GatewaySettings(config_path=config_path or str(DEFAULT_CONFIG_PATH))
-    simple = {_snake(k): v for k, v in section.items()}
+    simple = {snake_key(k): v for k, v in section.items()}
     known = {f.name for f in fields(GatewaySettings)} - {"amp", "remote_management", "providers", "config_path", "provider_modules"}
     unknown = set(simple) - known
     if unknown:

@@ -116,22 +116,3 @@ def no_accounts_message(provider: str | None, known: Sequence[str] = ()) -> str:
         )
     logins = " or ".join(f"`python -m gateway login {name}`" for name in known) or "`python -m gateway login <provider>`"
     return f"No subscription account is logged in to the gateway. Run {logins}, then retry."
-
-
-# Amp reference bodies (specs/amp.md §1.4, §2.3, §4): flat JSON the Amp CLI already knows how to show.
-
-
-def amp_unavailable_body() -> dict:
-    return {"error": "amp upstream proxy not available"}
-
-
-def amp_upstream_error_body() -> dict:
-    return {"error": "amp_upstream_proxy_error", "message": "Failed to reach Amp upstream"}
-
-
-def amp_localhost_denied_body() -> dict:
-    return {"error": "Access denied: management routes restricted to localhost"}
-
-
-def amp_auth_error_body(message: str) -> dict:
-    return {"error": message}

@@ -23,7 +23,8 @@ from typing import Callable
 import bcrypt
 from starlette.types import Scope
 
-from gateway.config import RemoteManagement, is_loopback_address
+from amp.localhost_guard import is_loopback_peer
+from gateway.config import RemoteManagement
 
 MAX_FAILURES = 5
 BAN_SECONDS = 30 * 60.0
@@ -42,12 +43,6 @@ def is_bcrypt_hash(value: str) -> bool:
 
 def hash_secret(plaintext: str) -> str:
     return bcrypt.hashpw(plaintext.encode(), bcrypt.gensalt()).decode()
-
-
-def is_local_peer(scope: Scope) -> bool:
-    """127.0.0.0/8, ::1 and IPv4-mapped ::ffff:127.x, from the socket peer only."""
-    client = scope.get("client")
-    return bool(client) and is_loopback_address(client[0])
 
 
 def presented_management_key(scope: Scope) -> str:
@@ -145,14 +140,14 @@ class ManagementAuth:
 
     async def check_viewer(self, scope: Scope) -> tuple[int, str] | None:
         """/metrics and /ui: local callers pass; remote ones need allow-remote and a management key."""
-        if is_local_peer(scope):
+        if is_loopback_peer(scope):
             return None
         if not self.enabled:
             return REMOTE_DISABLED
         return await self._check(scope)
 
     async def _check(self, scope: Scope) -> tuple[int, str] | None:
-        local = is_local_peer(scope)
+        local = is_loopback_peer(scope)
         if not local and not self.settings().allow_remote:
             return REMOTE_DISABLED
         peer = self._peer(scope)

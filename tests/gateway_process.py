@@ -33,7 +33,7 @@ class GatewayProcess:
         self.proc: subprocess.Popen | None = None
         self.startup_seconds = 0.0
 
-    def start(self, timeout: float = 60) -> "GatewayProcess":
+    def start(self, timeout: float = 180) -> "GatewayProcess":  # a loaded 2-core CI box needs >60 s
         t0 = time.monotonic()
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(

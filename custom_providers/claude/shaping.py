@@ -79,6 +79,30 @@ def _strip_beta_headers(headers: Any) -> None:
                 del headers[key]
 
 
+def _signed(block: dict) -> bool:
+    signature = block.get("signature")
+    return isinstance(signature, str) and signature.strip() != ""
+
+
+def drop_unsigned_thinking(messages: Any) -> None:
+    """Remove thinking blocks without a real signature from replayed assistant turns (in place).
+
+    Anthropic refuses a history whose thinking block lost its signature (400 "Invalid signature in
+    thinking block"); clients that render thinking (Amp's TUI needs `"signature": ""`) send them back
+    that way, and the block carries nothing the model needs without its signature.
+    """
+    if not isinstance(messages, list):
+        return
+    for message in messages:
+        if not isinstance(message, dict) or message.get("role") != "assistant":
+            continue
+        content = message.get("content")
+        if isinstance(content, list):
+            message["content"] = [
+                b for b in content if not (isinstance(b, dict) and b.get("type") == "thinking" and not _signed(b))
+            ]
+
+
 # reasoning_effort -> thinking budget (CLIProxyAPI's table); max_tokens must stay above the budget.
 EFFORT_BUDGETS = {"minimal": 512, "low": 1024, "medium": 8192, "high": 24576, "xhigh": 32768}
 MAX_TOKENS_HEADROOM = 4096
@@ -112,6 +136,7 @@ def prepare_call(kwargs: dict[str, Any], call_type: str, *, access_token: str, u
     psh = kwargs.get("provider_specific_header")
     if isinstance(psh, dict):
         _strip_beta_headers(psh.get("extra_headers"))
+    drop_unsigned_thinking(kwargs.get("messages"))
     if "anthropic_messages" in call_type:
         kwargs["system"] = with_identity(kwargs.get("system"))
     elif isinstance(kwargs.get("messages"), list):

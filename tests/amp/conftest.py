@@ -17,7 +17,7 @@ import pytest
 from amp import build_amp_app
 from amp.proxy import default_http_client
 from amp.secret_source import StaticSecretSource
-from gateway.config import AmpSettings
+from amp.settings import AmpSettings
 from tests.fakes.ampcode import create_app
 from tests.fakes.recorder import Recorder
 from tests.servers import ServerThread

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from amp import is_management_path
-from amp.aliases import filter_betas
 from tests.amp.conftest import AUTH
 
 POST_ALIASES = [
@@ -73,7 +72,9 @@ async def test_unregistered_alias_sub_paths_are_404(harness, upstream, method, p
     assert h.local.calls == [] and upstream[1].requests == []
 
 
-async def test_context_1m_beta_is_stripped_for_local_handling(harness):
+async def test_betas_reach_the_local_routes_as_sent(harness):
+    """The alias takes the direct route's path: the provider it is routed to drops what it cannot use
+    (Claude: custom_providers/claude/shaping.py; end to end in tests/e2e/test_amp.py)."""
     h = harness()
     async with h.client() as client:
         await client.post(
@@ -81,38 +82,18 @@ async def test_context_1m_beta_is_stripped_for_local_handling(harness):
             json={"model": "claude-sonnet-4-5"},
             headers={**AUTH, "anthropic-beta": "a, context-1m-2025-08-07 , c"},
         )
-        await client.post(
-            "/api/provider/anthropic/v1/messages",
-            json={"model": "claude-sonnet-4-5"},
-            headers={**AUTH, "anthropic-beta": "context-1m-2025-08-07"},
-        )
-    assert h.local.calls[0].headers["anthropic-beta"] == "a,c"
-    assert "anthropic-beta" not in h.local.calls[1].headers
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("a,context-1m-2025-08-07,b", "a,b"),
-        ("context-1m-2025-08-07,b", "b"),
-        ("a,context-1m-2025-08-07", "a"),
-        ("a,b", "a,b"),
-        ("context-1m-2025-08-07", ""),
-        ("", ""),
-    ],
-)
-def test_filter_betas(value, expected):
-    assert filter_betas(value) == expected
+    assert h.local.calls[0].headers["anthropic-beta"] == "a, context-1m-2025-08-07 , c"
 
 
 async def test_changed_body_gets_a_matching_content_length(harness):
     h = harness()
     h.update(model_mappings=())
-    body = b'{"model": "claude-sonnet-4-5", "messages": [{"role": "assistant", "content": [{"type": "thinking", "thinking": "x"}]}]}'
+    body = (b'{"model": "claude-sonnet-4-5", "messages": [{"role": "assistant", "content": '
+            b'[{"type": "tool_use", "id": "t", "name": "Bash", "input": {}, "signature": ""}]}]}')
     async with h.client() as client:
         await client.post("/api/provider/anthropic/v1/messages", content=body, headers={**AUTH, "content-type": "application/json"})
     call = h.local.calls[-1]
-    assert call.json()["messages"][0]["content"] == []  # the unsigned thinking block is gone
+    assert call.json()["messages"][0]["content"] == [{"type": "tool_use", "id": "t", "name": "Bash", "input": {}}]
     assert call.headers["content-length"] == str(len(call.body))
 
 

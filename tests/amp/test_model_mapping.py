@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from amp.model_mapping import ModelMapper, choose_route, split_suffix
-from gateway.config import AmpSettings, ModelMapping
+from amp.settings import AmpSettings, ModelMapping
 from tests.amp.conftest import AUTH
 
 SERVED = {"gemini-2.5-pro", "claude-opus-4.5", "test/gpt-5.2", "claude-sonnet-4-5", "gpt-5.2"}

@@ -251,7 +251,7 @@ async def test_client_gone_mid_stream_stops_the_relay_without_an_error_reply(har
 
 async def test_default_secret_source_reads_amp_api_key_from_the_environment(upstream, monkeypatch, tmp_path):
     from amp import build_amp_app
-    from gateway.config import AmpSettings
+    from amp.settings import AmpSettings
     from tests.amp.conftest import StubLocalApp
 
     monkeypatch.setenv("AMP_API_KEY", "from-env")

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from amp.request_sanitizer import sanitize_request_body
+from amp.request_sanitizer import sanitize_request
 from amp.response_rewriter import RewriteRules, RewritingSend, SSERewriter, declared_tool_names
-from gateway.config import ModelMapping
+from amp.settings import ModelMapping
 from tests.amp.conftest import AUTH
 
 MESSAGES = "/api/provider/anthropic/v1/messages"
@@ -122,36 +122,30 @@ def test_tool_choice_declares_a_casing():
 # --- request sanitizer ---
 
 
-def _history(*blocks: dict) -> bytes:
-    return json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": list(blocks)}]}).encode()
+def _history(*blocks: dict) -> dict:
+    return {"model": "m", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": list(blocks)}]}
 
 
-def test_sanitizer_drops_unsigned_thinking_and_tool_use_signatures():
-    body = _history(
-        {"type": "thinking", "thinking": "a", "signature": "   "},
-        {"type": "thinking", "thinking": "b", "signature": 123},
-        {"type": "thinking", "thinking": "c"},
-        {"type": "thinking", "thinking": "d", "signature": "valid-sig"},
+def test_sanitizer_removes_the_tool_use_signature_amp_was_given():
+    request = _history(
+        {"type": "thinking", "thinking": "c", "signature": ""},
         {"type": "text", "text": "t"},
         {"type": "tool_use", "id": "x", "name": "Bash", "input": {"n": 12345678901234567890}, "signature": ""},
     )
-    content = json.loads(sanitize_request_body(body))["messages"][1]["content"]
-    assert content == [
-        {"type": "thinking", "thinking": "d", "signature": "valid-sig"},
+    assert sanitize_request(request) is True
+    assert request["messages"][1]["content"] == [
+        {"type": "thinking", "thinking": "c", "signature": ""},  # the Claude provider judges thinking blocks
         {"type": "text", "text": "t"},
         {"type": "tool_use", "id": "x", "name": "Bash", "input": {"n": 12345678901234567890}},
     ]
 
 
-def test_sanitizer_leaves_clean_bodies_byte_identical():
-    body = _history({"type": "thinking", "thinking": "d", "signature": "valid"}, {"type": "text", "text": "t"})
-    assert sanitize_request_body(body) is body
-    assert sanitize_request_body(b"not json") == b"not json"
-
-
-def test_sanitizer_empties_content_when_nothing_is_left():
-    content = json.loads(sanitize_request_body(_history({"type": "thinking", "thinking": "a"})))["messages"][1]["content"]
-    assert content == []
+def test_sanitizer_reports_clean_bodies_unchanged():
+    request = _history({"type": "thinking", "thinking": "d", "signature": "valid"}, {"type": "text", "text": "t"})
+    before = json.dumps(request)
+    assert sanitize_request(request) is False
+    assert json.dumps(request) == before
+    assert sanitize_request({"messages": "not a list"}) is False
 
 
 # --- through the amp app ---

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from amp.secret_source import SECRETS_FILE_KEY, AmpSecretSource, StaticSecretSource
-from gateway.config import AmpSettings
+from amp.settings import AmpSettings
 
 
 class Clock:

@@ -96,3 +96,30 @@ def test_actors_websocket_round_trip_keeps_subprotocol(gateway):
     assert proto == "rivet"
     assert "rvt.token123" in hello["headers"].get("sec-websocket-protocol", "")
     assert "ping-through-gateway" in echo
+
+
+def test_alias_takes_the_direct_routes_claude_rules(gateway, accounts, claude_stack):
+    """Amp replays thinking and tool_use blocks with the empty signature its TUI needs, and Claude Code's
+    1M-context beta: the Anthropic fake refuses all three for a subscription token, so a 200 means the
+    alias went through the same Claude shaping as /v1/messages."""
+    acct = accounts.add("claude")
+    history = [
+        {"role": "user", "content": "list files"},
+        {"role": "assistant", "content": [
+            {"type": "thinking", "thinking": "I should run ls", "signature": ""},
+            {"type": "tool_use", "id": "toolu_01", "name": "Bash", "input": {"cmd": "ls"}, "signature": ""},
+        ]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_01", "content": "a.txt"}]},
+    ]
+    r = httpx.post(
+        gateway.url + "/api/provider/anthropic/v1/messages",
+        headers={"anthropic-version": "2023-06-01", "anthropic-beta": "context-1m-2025-08-07"},
+        json={"model": MODEL, "max_tokens": 64, "messages": history,
+              "tools": [{"name": "Bash", "input_schema": {"type": "object"}}]},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    seen = claude_stack.api.messages_requests(acct.email)[-1]
+    assert "context-1m-2025-08-07" not in seen.headers.get("anthropic-beta", "")
+    replayed = seen.json()["messages"][1]["content"]
+    assert replayed == [{"type": "tool_use", "id": "toolu_01", "name": "Bash", "input": {"cmd": "ls"}}]

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from amp.settings import ModelMapping
 from gateway.config import (
     DEFAULT_CONFIG_PATH,
     ConfigError,
     GatewaySettings,
-    ModelMapping,
     is_loopback_host,
     load_settings,
     read_yaml,

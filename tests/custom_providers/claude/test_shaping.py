@@ -92,6 +92,47 @@ def test_strip_betas_removes_only_the_1m_context_beta() -> None:
     assert strip_betas(None) == ""
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("a,context-1m-2025-08-07,b", "a,b"),
+        ("a, context-1m-2025-08-07 , c", "a,c"),
+        ("context-1m-2025-08-07,b", "b"),
+        ("a,context-1m-2025-08-07", "a"),
+        ("a,b", "a,b"),
+        ("context-1m-2025-08-07", ""),
+        ("", ""),
+    ],
+)
+def test_strip_betas_trims_items_and_drops_empties(value: str, expected: str) -> None:
+    assert strip_betas(value) == expected
+
+
+def test_prepare_call_drops_replayed_thinking_without_a_signature() -> None:
+    """Amp's TUI needs `"signature": ""` on thinking blocks and replays them so; Anthropic refuses them."""
+    turn = [
+        {"type": "thinking", "thinking": "a", "signature": "   "},
+        {"type": "thinking", "thinking": "b", "signature": 123},
+        {"type": "thinking", "thinking": "c"},
+        {"type": "thinking", "thinking": "d", "signature": "valid-sig"},
+        {"type": "redacted_thinking", "data": "opaque"},
+        {"type": "text", "text": "t"},
+    ]
+    kwargs: dict[str, Any] = {"messages": [
+        {"role": "user", "content": [{"type": "thinking", "thinking": "user blocks are not ours to judge"}]},
+        {"role": "assistant", "content": turn},
+        {"role": "assistant", "content": [{"type": "thinking", "thinking": "only"}]},
+    ]}
+    prepare_call(kwargs, "anthropic_messages", access_token="tok", user_agent=UA)
+    assert kwargs["messages"][0]["content"] == [{"type": "thinking", "thinking": "user blocks are not ours to judge"}]
+    assert kwargs["messages"][1]["content"] == [
+        {"type": "thinking", "thinking": "d", "signature": "valid-sig"},
+        {"type": "redacted_thinking", "data": "opaque"},
+        {"type": "text", "text": "t"},
+    ]
+    assert kwargs["messages"][2]["content"] == []
+
+
 def test_prepare_call_for_messages() -> None:
     kwargs: dict[str, Any] = {
         "model": "claude-sonnet-4-5",
