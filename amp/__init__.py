@@ -1,6 +1,6 @@
 """Amp routes in front of the gateway: provider aliases served locally, management proxied to ampcode.com.
 
-See specs/amp.md and DESIGN.md §6. The gateway wires `build_amp_app(local_app, ...)` in front of its own app
+See docs/architecture.md, "Amp". The gateway wires `build_amp_app(local_app, ...)` in front of its own app
 and lets its client-key check skip `is_management_path(path)` (the Amp layer checks those itself, after
 its 503 and localhost gates).
 """

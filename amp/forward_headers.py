@@ -1,9 +1,9 @@
 """What a request to the Amp upstream carries: the client's headers minus its credentials, plus ours.
 
 The client authenticated to the gateway with a gateway key; that key must never reach ampcode.com, and the
-upstream must see the user's Amp secret instead. Forwarding and fingerprint headers are scrubbed too
-(specs/amp.md §2.1 steps 2-6). The query string is kept byte for byte (`?getUserInfo` must not become
-`?getUserInfo=`), except `key` / `auth_token` parameters that carry a gateway client key.
+upstream must see the user's Amp secret instead. Forwarding and fingerprint headers are scrubbed too.
+The query string is kept byte for byte (`?getUserInfo` must not become `?getUserInfo=`), except `key` /
+`auth_token` parameters that carry a gateway client key.
 """
 
 from __future__ import annotations

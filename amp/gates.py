@@ -1,4 +1,4 @@
-"""The checks in front of Amp's proxied routes, as pure ASGI pieces (order in app.py, specs/amp.md §1.2-§1.4).
+"""The checks in front of Amp's proxied routes, as pure ASGI pieces (order in app.py).
 
 - AvailabilityGate: no upstream configured -> 503, before anything else (routes exist from startup, so an
   upstream added later works without a restart).

@@ -1,7 +1,7 @@
 """Repair upstream bodies that are gzip-compressed but not labelled as such.
 
 The Amp upstream sometimes answers with gzip bytes and no Content-Encoding; clients expecting JSON then
-read binary garbage (this broke Amp thread and title fetches in the reference system, specs/amp.md §2.2).
+read binary garbage (this broke Amp thread and title fetches in the reference system).
 A body that starts with the gzip magic bytes is decompressed in memory -- the one place the proxy holds a
 whole body. Labelled bodies and event streams are never inspected (never buffered), corrupt or truncated
 gzip passes through byte for byte, and any status code qualifies (gzipped 4xx/5xx bodies too).

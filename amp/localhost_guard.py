@@ -2,7 +2,7 @@
 
 The management routes carry the user's Amp upstream secret, so by default only processes on this machine
 may use them. X-Forwarded-For / X-Real-IP are set by whoever sends the request and prove nothing; the
-reference system was spoofable that way until it switched to the socket address (specs/amp.md §4, §9.1).
+reference system was spoofable that way until it switched to the socket address.
 Behind a reverse proxy the restriction must therefore be switched off.
 """
 

@@ -2,7 +2,7 @@
 
 Amp asks for the models it was built with (claude-opus-4-5-20251101, ...). When no local account serves a
 name, `amp.model-mappings` can point it at one that does; failing that the request may fall back to the
-Amp upstream, which spends the user's Amp credits (specs/amp.md §5.1, §5.2). Lookups use the base name;
+Amp upstream, which spends the user's Amp credits. Lookups use the base name;
 a thinking suffix `name(value)` rides along unless the mapping target brings its own.
 """
 

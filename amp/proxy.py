@@ -3,7 +3,7 @@
 Bytes are relayed as they arrive (SSE is flushed chunk by chunk, never buffered); the only body ever held
 whole is an unlabelled gzip reply being repaired. The upstream response is closed in a `finally` around
 the relay (the httpx#830 trap). A client that goes away cancels the exchange silently; an upstream that
-cannot be reached gives the reference 502 body (specs/amp.md §2).
+cannot be reached gives the reference 502 body (docs/architecture.md, "Amp").
 
 Content coding: the client's Accept-Encoding is not forwarded; we ask for gzip ourselves. A labelled gzip
 reply is passed through still compressed when the client said it accepts gzip, and decoded for clients

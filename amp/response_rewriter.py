@@ -10,7 +10,7 @@
   dropping SSE events would break the `index` alignment).
 
 JSON bodies are buffered and rewritten once (Content-Length recomputed); SSE is rewritten line by line as
-it passes, never held back (specs/amp.md §5.4).
+it passes, never held back.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The Amp route table: which paths are local aliases, which are proxied upstream, which skip client auth.
 
 Only paths listed here belong to the Amp layer; everything else goes to the gateway's own app untouched.
-Literal paths come from the reference system (specs/amp.md §1).
+Literal paths come from the reference system.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 `amp login` writes the key to ~/.local/share/amp/secrets.json, so a user who has logged in to Amp once needs
 no configuration at all. The file is read at most once per TTL (5 minutes), empty and failed reads
-included, because the proxy asks on every request (specs/amp.md §3). The file content is never logged.
+included, because the proxy asks on every request. The file content is never logged.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-# Issue 7 targets: added median / p99 at one client, added TTFB, 64-client added p99, stream gap,
+# Targets: added median / p99 at one client, added TTFB, 64-client added p99, stream gap,
 # start-up, RSS per worker.
 TARGETS = {"added_median": 3.0, "added_p99": 8.0, "added_ttfb": 3.0, "load_added_p99": 55.0,
            "stream_gap": 2.0, "startup_s": 5.0, "rss_mb": 400.0}

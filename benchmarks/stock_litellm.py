@@ -1,6 +1,6 @@
 """`python -m benchmarks.stock_litellm [--n 300]`: stock LiteLLM vs the gateway vs direct, in one run.
 
-Issue 7 quotes +6.3 ms for stock LiteLLM 1.108.7, measured on another machine. This puts the three
+The +6.3 ms often quoted for stock LiteLLM 1.108.7, measured on another machine. This puts the three
 side by side on this one: the fake Anthropic API directly, stock `litellm --config` with the token
 as a static key (no hook, no gateway layers), and the gateway with its account pool. Requests are
 interleaved one by one so machine load hits all three alike; CPU per request comes from /proc.

@@ -1,6 +1,6 @@
 """The provider-neutral half of an interactive OAuth login: PKCE, state, and getting the code back.
 
-Both subscription logins (specs/providers.md A.2-A.3, A.8, B.2) are the same dance: open an authorize
+Both subscription logins (docs/architecture.md, "Accounts and tokens") are the same dance: open an authorize
 URL, then wait for the browser to come back to a loopback callback server -- or for the user to paste
 the redirect URL when the browser runs on another machine. CLIProxyAPI keeps a near-identical copy of
 this per provider; here it exists once and each provider only supplies its URL, port and path.

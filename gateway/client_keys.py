@@ -45,11 +45,6 @@ def presented_keys(scope: Scope) -> list[str]:
     return out
 
 
-def presented_key(scope: Scope) -> str | None:
-    keys = presented_keys(scope)
-    return keys[0] if keys else None
-
-
 def authenticate(scope: Scope, keys: tuple[str, ...]) -> str | None:
     """None when the request may pass, else the reason (reference wording)."""
     if not keys:

@@ -199,7 +199,7 @@ def check_accounts(settings: GatewaySettings) -> list[Check]:
 
 
 def check_amp_secret(settings: GatewaySettings, env: Mapping[str, str]) -> list[Check]:
-    """Which source the passthrough would use (specs/amp.md precedence); the value is never shown."""
+    """Which source the passthrough would use (amp/secret_source.py's precedence); the value is never shown."""
     from amp.secret_source import AmpSecretSource
 
     amp = settings.amp

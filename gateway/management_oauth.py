@@ -1,4 +1,4 @@
-"""OAuth logins started and finished through the management API (specs/providers.md F.4, HEAD's paste form).
+"""OAuth logins started and finished through the management API (docs/architecture.md, "Management API").
 
 A headless server has no browser and no reachable loopback callback, so the operator asks for an
 authorize URL, opens it on their own machine, and posts back the redirect URL the browser ended on

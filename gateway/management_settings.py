@@ -1,5 +1,4 @@
-"""Management API writes to the config: the Amp settings and the client api-keys (specs/amp.md 6.1,
-specs/providers.md F.3 list semantics).
+"""Management API writes to the config: the Amp settings and the client api-keys (docs/architecture.md, "Management API").
 
 Each write goes to the YAML first (gateway.config_file, atomic) and, only when that succeeded, into
 the running gateway by swapping `rt.settings` for a new frozen GatewaySettings: every request reads

@@ -269,7 +269,3 @@ def get_runtime() -> Runtime:
         path = os.environ.get("SUBGATE_CONFIG") or litellm_app.config_path()
         _runtime = build_runtime(load_settings(path))
     return _runtime
-
-
-def now() -> float:
-    return time.time()

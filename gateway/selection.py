@@ -76,10 +76,6 @@ class Selector:
                 self._sessions.clear()
         self._sessions[key] = (account_id, time.monotonic() + SESSION_TTL)
 
-    def bound_account(self, provider: str, session: str) -> str | None:
-        bound = self._sessions.get(f"{provider}::{session}")
-        return bound[0] if bound and bound[1] > time.monotonic() else None
-
 
 def candidates_from(
     deployments: list[dict[str, Any]], describe: Callable[[str], tuple[str, int] | None]

@@ -1,4 +1,4 @@
-"""Claude Pro/Max OAuth client: authorize URL, code exchange, refresh, email lookup (specs/providers.md A).
+"""Claude Pro/Max OAuth client: authorize URL, code exchange, refresh, email lookup (docs/architecture.md, "Accounts and tokens").
 
 Everything returns a credential dict in the reference system's file shape (A.7: `type`, `email`,
 `access_token`, `refresh_token`, `id_token`, `expired`, `last_refresh`, plus HEAD's account and

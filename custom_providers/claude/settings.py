@@ -1,4 +1,4 @@
-"""Claude subscription defaults (specs/providers.md A and C); every URL can be overridden."""
+"""Claude subscription defaults (docs/architecture.md, "Accounts and tokens"); every URL can be overridden."""
 
 from __future__ import annotations
 

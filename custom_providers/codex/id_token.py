@@ -1,4 +1,4 @@
-"""Reading claims out of OpenAI's JWTs without verifying them (specs/providers.md B.4).
+"""Reading claims out of OpenAI's JWTs without verifying them (docs/architecture.md, "Accounts and tokens").
 
 The gateway only needs to know *whose* token it holds -- the email and ChatGPT account id that name
 the credential file and go into `Chatgpt-Account-Id` -- and when the access token expires. Trust comes

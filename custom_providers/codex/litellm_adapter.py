@@ -3,7 +3,7 @@
 Stock, the provider reads one `auth.json` per process (and may start an interactive device login),
 ignores the deployment's `api_base`, prepends its own 7.5k-character prompt, drops `prompt_cache_key`,
 `text` and `parallel_tool_calls`, and files the backend's 401 under "bad request" so the router never
-retries it on another account (litellm-internals.md §2, DESIGN §5). These subclasses keep LiteLLM's
+retries it on another account (docs/architecture.md, "LiteLLM facts"). These subclasses keep LiteLLM's
 split (headers in `validate_environment`, URL in `get_complete_url`, body in the request transform,
 aggregation in the response transform) and delegate every rule to `shaping`, `tool_names` and
 `stream`. The token and `ChatGPT-Account-Id` arrive per attempt from the gateway hook

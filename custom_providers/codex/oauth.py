@@ -1,4 +1,4 @@
-"""ChatGPT (Codex) OAuth client: authorize URL, exchange, refresh, device login (specs/providers.md B).
+"""ChatGPT (Codex) OAuth client: authorize URL, exchange, refresh, device login (docs/architecture.md, "Accounts and tokens").
 
 Returns credential dicts in the reference file shape (B.6: `type:"codex"`, `email`, `access_token`,
 `refresh_token`, `id_token`, `account_id`, `expired`, `last_refresh`, plus HEAD's `plan_type`); the

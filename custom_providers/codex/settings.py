@@ -1,4 +1,4 @@
-"""ChatGPT (Codex) subscription defaults (specs/providers.md B and D); every URL can be overridden."""
+"""ChatGPT (Codex) subscription defaults (docs/architecture.md, "Accounts and tokens"); every URL can be overridden."""
 
 from __future__ import annotations
 

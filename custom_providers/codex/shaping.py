@@ -2,7 +2,7 @@
 
 The backend is not the public Responses API: it only streams, never stores, needs `instructions`,
 rejects sampling and limit fields outright, and binds every call to the account in
-`ChatGPT-Account-Id` (specs/providers.md D.3, specs/upstreams.md). Clients are written for the public
+`ChatGPT-Account-Id` (docs/architecture.md, "Codex shaping"). Clients are written for the public
 API, so this module bridges the two without touching what the client meant: its instructions, cache
 key, verbosity, tools and replayed items go through unchanged, and only what the backend refuses is
 removed. `prepare_call` is the per-attempt part the gateway hook runs once the router has picked an

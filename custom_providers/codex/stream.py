@@ -3,7 +3,7 @@
 The backend only streams. A non-streaming client must get the `response.completed` object, and a stream
 that stops before it must be an error: an empty 200 would look like a model that said nothing, and agents
 would carry on with a lost turn. Newer backends may leave `response.output` empty in the completed
-event, so the output is rebuilt from the `response.output_item.done` events (specs/providers.md D.8).
+event, so the output is rebuilt from the `response.output_item.done` events (docs/architecture.md, "Codex shaping").
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A local token estimate for `/v1/messages/count_tokens` aimed at a GPT model.
 
-The Codex backend has no counting endpoint, so, like CLIProxyAPI (specs/providers.md D.9), the count
+The Codex backend has no counting endpoint, so, like CLIProxyAPI, the count
 is a tiktoken estimate of everything the model would read: system text, message text, tool calls and
 results, and tool definitions. tiktoken downloads its encoding files on first use and this gateway
 must never reach the internet on its own, so the files are read from the copy LiteLLM ships in

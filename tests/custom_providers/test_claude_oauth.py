@@ -1,4 +1,4 @@
-"""Claude login and refresh end to end against the strict fake (specs/providers.md A)."""
+"""Claude login and refresh end to end against the strict fake."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ChatGPT (Codex) login, device login and refresh end to end against the strict fake (specs/providers.md B)."""
+"""ChatGPT (Codex) login, device login and refresh end to end against the strict fake."""
 
 from __future__ import annotations
 
@@ -9,11 +9,6 @@ from urllib.parse import parse_qs, parse_qsl
 import pytest
 
 from custom_providers.codex import oauth
-from custom_providers.codex.filenames import (
-    credential_filename,
-    head_credential_filename,
-    parse_credential_filename,
-)
 from custom_providers.codex.id_token import jwt_expiry, parse_id_token
 from custom_providers.codex.settings import CodexSettings
 from custom_providers.credentials import parse_rfc3339
@@ -151,18 +146,6 @@ def test_id_token_claims_and_access_token_expiry() -> None:
     assert (claims.email, claims.account_id, claims.plan_type, claims.user_id) == ("e@x.io", "acc-1", "team", "user-1")
     assert jwt_expiry(token) == 1893456000
     assert parse_id_token("not-a-jwt").email == "" and jwt_expiry("opaque") is None
-
-
-def test_credential_file_names_old_and_head_spellings() -> None:
-    cred = {"email": "a-b@ex-ample.com", "account_id": "acc-1", "plan_type": "Pro Lite"}
-    assert credential_filename(cred) == "codex-a-b@ex-ample.com.json"
-    head = head_credential_filename(cred)
-    assert head.startswith("codex-") and head.endswith("-a-b@ex-ample.com-pro-lite.json")
-    parsed = parse_credential_filename(head)
-    assert (parsed.email, parsed.plan_type, len(parsed.account_hash)) == ("a-b@ex-ample.com", "pro-lite", 8)
-    assert parse_credential_filename("codex-a-b@ex-ample.com.json").email == "a-b@ex-ample.com"
-    assert head_credential_filename({"email": "x@y.com"}) == "codex-x@y.com.json"
-    assert parse_credential_filename("claude-x@y.com.json") is None
 
 
 async def _logged_in(settings, fake, http) -> dict:

@@ -1,4 +1,4 @@
-"""The fake OAuth servers are as strict as the real ones (upstreams.md "OAuth"); checked in-process, raw HTTP."""
+"""The fake OAuth servers are as strict as the real ones; checked in-process, raw HTTP."""
 
 from __future__ import annotations
 

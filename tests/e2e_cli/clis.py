@@ -1,7 +1,7 @@
 """The real coding-agent CLIs from the npm registry: where they are installed and how a test runs one.
 
 The versions are pinned because these clients change their request shapes every few weeks; the tests
-assert the shapes that specs/clients.md records for these builds. install_clis.sh installs the same
+assert the request shapes these builds send. install_clis.sh installs the same
 list into the cache folder.
 
 A CLI runs with an environment built from nothing but PATH and a throw-away HOME, so a developer's

@@ -2,7 +2,7 @@
 
 The fakes show what the gateway sent upstream; the tap shows what the CLI itself sent, so a test can
 state both halves of a rewrite ("Claude Code asked for the 1M-context beta, the subscription never
-saw it") and report request shapes that drifted from specs/clients.md. It streams in both directions
+saw it") and report request shapes that drifted from what tests/e2e_cli/clis.py records. It streams in both directions
 so the CLI sees the gateway's SSE as it is produced.
 """
 

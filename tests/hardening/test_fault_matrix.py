@@ -114,7 +114,7 @@ FAULTS = [
     Fault("slow-first-byte", {"mode": "slow_first_byte", "delay": SLOW},
           {"mode": "slow_first_byte", "delay": SLOW}, "error", frozenset({408, 504}), ("timed out", "timeout"),
           gateway="short_timeout", bound=TIMEOUT + 1.0),
-    # Codex answers a stream that stops early with the reference system's 408 (specs/providers.md D.8).
+    # Codex answers a stream that stops early with the reference system's 408.
     Fault("cut-before-first-byte", {"mode": "cut_before"}, {"mode": "cut_before"}, "error",
           frozenset({408, 502}), CUT_WORDS),
     Fault("cut-after-first-byte", {"mode": "cut_after", "events": 3}, {"mode": "cut_after", "events": 3},

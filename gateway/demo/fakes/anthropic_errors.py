@@ -1,6 +1,6 @@
 """Anthropic's error envelope, shared by the fake's request rules and its routes.
 
-The gateway forwards upstream error bodies raw (providers.md C.8) and classifies them by status and
+The gateway forwards upstream error bodies raw (docs/architecture.md, "Errors") and classifies them by status and
 `error.type`, so the fake must answer with exactly the shape and type names the real API uses.
 """
 

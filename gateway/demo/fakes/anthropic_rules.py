@@ -1,7 +1,7 @@
 """The request rules the real Messages API enforces, as far as the gateway can break them.
 
 Each rule here is one the gateway could plausibly violate while translating or rewriting a request
-(upstreams.md, "Anthropic"): a dropped thinking signature, an orphaned tool call, a missing Claude Code
+(docs/architecture.md, "Claude shaping"): a dropped thinking signature, an orphaned tool call, a missing Claude Code
 identity on a subscription token, the 1M-context beta on an OAuth account. The messages copy the real
 ones so tests can also check that the gateway passes them through unchanged.
 """

@@ -1,6 +1,6 @@
 """A strict stand-in for Claude's OAuth side: claude.ai's authorize page, the token endpoint, the profile.
 
-Strict where the real service is (specs/providers.md A, upstreams.md "OAuth"): the authorize page wants
+Strict where the real service is (docs/architecture.md, "Accounts and tokens"): the authorize page wants
 `code=true` and an S256 challenge; the token endpoint takes JSON only, checks client_id, redirect_uri,
 state and the PKCE verifier, spends each code once, and rotates single-use refresh tokens through the
 shared TokenBook (a reuse answers `refresh_token_reused`). The authorize page "auto-approves": it

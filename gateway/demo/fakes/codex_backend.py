@@ -1,6 +1,6 @@
 """A strict fake of the ChatGPT Codex backend (`POST /backend-api/codex/responses`).
 
-It is at least as strict as specs/upstreams.md says the real service is, so that the gateway cannot pass
+It is at least as strict as the real service, so that the gateway cannot pass
 its tests while sending something chatgpt.com would refuse: a live Bearer from the shared `TokenBook`,
 the matching `chatgpt-account-id`, `stream: true`, `store: false`, non-empty `instructions`, none of the
 parameters the backend rejects, tool results paired with their calls, and reasoning replays whose

@@ -1,7 +1,7 @@
 """Pieces both fake OAuth servers need: the PKCE check and turning a scripted reply into a response.
 
 Kept apart from the fakes so the Claude and OpenAI fakes stay one file per upstream without each
-carrying its own copy (the clone-per-provider habit STYLE.md warns about).
+carrying its own copy (one copy per provider would drift apart).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A strict stand-in for auth.openai.com: authorize page, token endpoint, device-code login.
 
-Strict where the real service is (specs/providers.md B, upstreams.md "OAuth"): the authorize page wants
+Strict where the real service is (docs/architecture.md, "Accounts and tokens"): the authorize page wants
 the Codex CLI extras (`prompt=login`, `id_token_add_organizations=true`,
 `codex_cli_simplified_flow=true`) and S256; the token endpoint takes form bodies only, checks PKCE,
 client_id and redirect_uri, spends each code once and rotates single-use refresh tokens through the

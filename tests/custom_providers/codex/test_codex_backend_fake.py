@@ -1,4 +1,4 @@
-"""The fake Codex backend refuses what the real one refuses (specs/upstreams.md), so passing tests mean something."""
+"""The fake Codex backend refuses what the real one refuses, so passing tests mean something."""
 
 from __future__ import annotations
 
