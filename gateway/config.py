@@ -116,25 +116,24 @@ def _as_int(value: Any, key: str) -> int:
         raise ConfigError(f"{key}: expected a whole number, got {value!r}") from None
 
 
-def _keys(value: Any) -> tuple[str, ...]:
+def _strings(value: Any, key: str, what: str) -> tuple[str, ...]:
+    """A YAML list of strings (or one string), blanks dropped."""
     if value in (None, ""):
         return ()
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list):
-        raise ConfigError(f"api-keys: expected a list of strings, got {value!r}")
-    return tuple(str(k).strip() for k in value if str(k).strip())
+        raise ConfigError(f"{key}: expected a list of {what}, got {value!r}")
+    return tuple(str(item).strip() for item in value if str(item).strip())
+
+
+def _keys(value: Any) -> tuple[str, ...]:
+    return _strings(value, "api-keys", "strings")
 
 
 def _provider_modules(value: Any) -> tuple[str, ...]:
     """Import each module named under provider-modules and register its PROVIDER class."""
-    if value in (None, ""):
-        return ()
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list):
-        raise ConfigError(f"provider-modules: expected a list of module names, got {value!r}")
-    modules = tuple(str(m).strip() for m in value if str(m).strip())
+    modules = _strings(value, "provider-modules", "module names")
     for module in modules:
         try:
             registry.load_module(module)
