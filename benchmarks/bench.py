@@ -1,8 +1,9 @@
-"""`python -m benchmarks.bench [--n 300] [--concurrency 64] [--workers 1|2] [--quick]`
+"""`python -m benchmarks.bench [--n 300] [--concurrency 64] [--workers 1|2] [--entry gateway|plugin] [--quick]`
 
 One run starts the fake upstreams (own process), writes one Claude and one Codex account to a temp
 auth-dir, starts the real gateway (`python -m gateway.amp`, timed from spawn to its first 200 on a
-real request), then measures every phase direct-to-fake and through the gateway and prints them side
+real request; `--entry plugin` runs `litellm --config config/litellm.yaml` instead, the plug-in
+path), then measures every phase direct-to-fake and through the gateway and prints them side
 by side with the issue-7 targets. The client, the fakes and the gateway are three processes, so on a
 2-core machine all three compete for the cores exactly as a coding agent, its gateway and a remote
 upstream would not: the numbers are an upper bound on what the gateway adds.
@@ -29,11 +30,11 @@ import httpx
 
 from benchmarks import report
 from benchmarks.measure import Call, CallFailed, first_event, full_request, load, paired, stream_gaps, summary
-from benchmarks.processes import FakeUpstreams, GatewayUnderTest, cpu_seconds
+from benchmarks.processes import ENTRIES, FakeUpstreams, GatewayUnderTest, cpu_seconds
 from benchmarks.scenarios import CLAUDE_MODEL, GPT_MODEL, Endpoints, gateway_env
 from tests.servers import free_port
 
-DEFAULT_JSON = Path(__file__).resolve().parent / "last_run_w{workers}.json"
+DEFAULT_JSON = Path(__file__).resolve().parent / "last_run_w{workers}{suffix}.json"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,6 +43,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=64, help="concurrent clients (default 64)")
     p.add_argument("--load-requests", type=int, default=None, help="requests in the load phase (default 20 per client)")
     p.add_argument("--workers", type=int, default=1, choices=(1, 2, 3, 4), help="gateway workers (default 1)")
+    p.add_argument("--entry", default="gateway", choices=ENTRIES,
+                   help="gateway: python -m gateway.amp (default); plugin: litellm --config config/litellm.yaml")
     p.add_argument("--events", type=int, default=2000, help="events in the long stream (default 2000)")
     p.add_argument("--interval-ms", type=float, default=1.0, help="pause between long-stream events (default 1)")
     p.add_argument("--quick", action="store_true", help="smoke run: n=50, 320 load requests, 300 events")
@@ -95,7 +98,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     try:
         fakes.start()
         env = gateway_env(fakes.url, fakes.info, tmp)
-        gateway = GatewayUnderTest(env, free_port(), args.workers, tmp / "gateway.log")
+        gateway = GatewayUnderTest(env, free_port(), args.workers, tmp / "gateway.log", entry=args.entry)
         ep = Endpoints(fakes.url, gateway.url, fakes.info["claude"]["access_token"],
                        fakes.info["codex"]["access_token"], fakes.info["codex"]["account_id"])
         probe = ep.messages(False)
@@ -212,7 +215,7 @@ def rows(data: dict[str, Any]) -> list[dict[str, Any]]:
         ("responses", "/v1/responses (Codex)", False), ("responses_ttfb", "/v1/responses TTFB", True),
         ("chat_gpt", "chat (GPT/Codex)", False), ("chat_gpt_ttfb", "chat (GPT/Codex) TTFB", True),
     ):
-        out += report.latency_rows(label, r[key], ttfb=ttfb)
+        out += report.latency_rows(label, r[key], ttfb=ttfb, chat=key.startswith("chat"))
     out += report.load_rows(r["load"], args["concurrency"])
     g = r["load"].get("gateway", {})
     if g.get("gateway_cpu_ms_per_request"):
@@ -242,12 +245,13 @@ def main(argv: list[str] | None = None) -> int:
         data = run(args, Path(tmp))
     m = data["machine"]
     print(f"\nsubgate benchmark {m['date']} | {m['nproc']} cores {m['cpu']} | Python {m['python']} | "
-          f"LiteLLM {m['litellm']} | workers {args.workers} | n={args.n} | {args.concurrency} clients x "
+          f"LiteLLM {m['litellm']} | entry {args.entry} | workers {args.workers} | n={args.n} | {args.concurrency} clients x "
           f"{args.load_requests} requests | git {m['git']} | load avg {m['loadavg_before'][0]:.2f} -> {m['loadavg_after'][0]:.2f}\n")
     print(report.table(rows(data)))
     cpu = data["results"]["load"].get("gateway", {}).get("cpu_seconds", {})
     print("\nCPU seconds during the gateway load phase: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()))
-    out = Path(args.json or str(DEFAULT_JSON).format(workers=args.workers))
+    suffix = "" if args.entry == "gateway" else f"_{args.entry}"
+    out = Path(args.json or str(DEFAULT_JSON).format(workers=args.workers, suffix=suffix))
     out.write_text(json.dumps(data, indent=1, default=str))
     print(f"\nresults: {out}")
     return 0

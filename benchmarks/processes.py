@@ -118,11 +118,18 @@ class FakeUpstreams:
             self.proc = None
 
 
-class GatewayUnderTest:
-    """`python -m gateway.amp` with start-up timed from spawn to the first 200 on a real request."""
+ENTRIES = ("gateway", "plugin")
 
-    def __init__(self, env: Mapping[str, str], port: int, workers: int, log_path: Path, root: Path = ROOT) -> None:
+
+class GatewayUnderTest:
+    """An entry point with start-up timed from spawn to the first 200 on a real request:
+    `gateway` is `python -m gateway.amp`, `plugin` is `litellm --config config/litellm.yaml` (the hook in
+    LiteLLM's own proxy, no front layer)."""
+
+    def __init__(self, env: Mapping[str, str], port: int, workers: int, log_path: Path, root: Path = ROOT,
+                 entry: str = "gateway") -> None:
         self.root = root
+        self.entry = entry
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.workers = workers
@@ -137,8 +144,8 @@ class GatewayUnderTest:
         path, headers, body = probe
         self._log = open(self.log_path, "ab")
         t0 = time.perf_counter()
-        self.proc = subprocess.Popen([sys.executable, "-m", "gateway.amp", "--workers", str(self.workers)],
-                                     cwd=self.root, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(self.command(), cwd=self.root, env=self.env, stdout=self._log,
+                                     stderr=subprocess.STDOUT)
         last = "no answer"
         while time.perf_counter() - t0 < timeout:
             if self.proc.poll() is not None:
@@ -155,6 +162,13 @@ class GatewayUnderTest:
                 last = repr(exc)
             time.sleep(0.02)
         raise RuntimeError(f"gateway gave no 200 in {timeout} s (last: {last}):\n{self.log_tail()}")
+
+    def command(self) -> list[str]:
+        if self.entry == "plugin":
+            litellm_cli = str(Path(sys.executable).with_name("litellm"))
+            return [litellm_cli, "--config", self.env.get("SUBGATE_CONFIG", "config/litellm.yaml"), "--host", "127.0.0.1",
+                    "--port", str(self.port), "--num_workers", str(self.workers)]
+        return [sys.executable, "-m", "gateway.amp", "--workers", str(self.workers)]
 
     def pids(self) -> list[int]:
         """The supervisor and every worker; remembered so stop() can reach workers that outlive it."""

@@ -1,8 +1,9 @@
-"""`python -m benchmarks.stock_litellm [--n 300]`: stock LiteLLM vs the gateway vs direct, in one run.
+"""`python -m benchmarks.stock_litellm [--n 300]`: stock LiteLLM vs both gateway entry points vs direct, in one run.
 
 The +6.3 ms often quoted for stock LiteLLM 1.108.7, measured on another machine. This puts the three
 side by side on this one: the fake Anthropic API directly, stock `litellm --config` with the token
-as a static key (no hook, no gateway layers), and the gateway with its account pool. Requests are
+as a static key (no hook, no gateway layers), the gateway's plug-in path (`litellm --config
+config/litellm.yaml`: the hook and account pool inside LiteLLM's proxy) and `python -m gateway.amp`. Requests are
 interleaved one by one so machine load hits all three alike; CPU per request comes from /proc.
 """
 
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     tmp = Path(tempfile.mkdtemp())
     fakes = FakeUpstreams(free_port(), tmp / "fakes.log").start()
-    stock = gateway = None
+    stock = gateway = plugin = None
     try:
         token = fakes.info["claude"]["access_token"]
         env = gateway_env(fakes.url, fakes.info, tmp)
@@ -65,11 +66,13 @@ def main(argv: list[str] | None = None) -> int:
         ep = Endpoints(fakes.url, gateway.url, token, fakes.info["codex"]["access_token"], fakes.info["codex"]["account_id"])
         probe = ep.messages(False)
         gateway.start(("/v1/messages", probe.headers, probe.body))
+        plugin = GatewayUnderTest(env, free_port(), 1, tmp / "plugin.log", entry="plugin")
+        plugin.start(("/v1/messages", probe.headers, probe.body))
         stock, stock_url = _start_stock(tmp, fakes, token)
         direct, through = ep.anthropic_direct(False), ep.messages(False)
         calls = {"direct": (direct.url, direct.headers), "stock litellm": (stock_url + "/v1/messages", through.headers),
-                 "gateway": (through.url, through.headers)}
-        pids = {"stock litellm": [stock.pid], "gateway": gateway.pids()[-1:]}
+                 "plug-in": (plugin.url + "/v1/messages", through.headers), "gateway": (through.url, through.headers)}
+        pids = {"stock litellm": [stock.pid], "plug-in": plugin.pids()[-1:], "gateway": gateway.pids()[-1:]}
         times: dict[str, list[float]] = {k: [] for k in calls}
         with httpx.Client(timeout=30) as client:
             for _ in range(30):
@@ -98,8 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         if stock is not None:
             stock.terminate()
             stock.wait(15)
-        if gateway is not None:
-            gateway.stop()
+        for started in (gateway, plugin):
+            if started is not None:
+                started.stop()
         fakes.stop()
 
 

@@ -1,8 +1,8 @@
-"""The one place that reaches LiteLLM's proxy app in-process, and every LiteLLM internal we lean on.
+"""The router the gateway keeps in step, and every LiteLLM Router internal we lean on.
 
 `python -m gateway.amp` never imports the proxy server (gateway/model_routes.py calls the Router
 that gateway/router_setup.py built and `use_router` registered); under `litellm --config` the
-proxy's module-global router is used. The proxy module is imported only by `proxy_app`.
+proxy's module-global router is used, found through `sys.modules` so this module never imports it.
 
 Importing `litellm` fetches the model cost map from the internet and the first /v1/messages fetches
 the beta-header table, unless two environment flags are set first; they are set here, before the
@@ -13,9 +13,7 @@ in tests/contract/test_litellm_surface.py instead of in production.
 
 from __future__ import annotations
 
-import logging
 import os
-import re
 import sys
 from typing import Any
 
@@ -32,36 +30,6 @@ from gateway import litellm_tuning  # noqa: E402
 PINNED_LITELLM = "1.108.7"
 _PROXY_MODULE = "litellm.proxy.proxy_server"
 _own_router: Router | None = None
-
-
-def proxy_app(config_path: str) -> Any:
-    """LiteLLM's FastAPI app; its startup event reads the YAML named by CONFIG_FILE_PATH."""
-    from litellm.proxy import proxy_server
-
-    os.environ["CONFIG_FILE_PATH"] = str(config_path)
-    quiet_proxy_prints()
-    install_router_patches()
-    trust_front_layer_auth(proxy_server.app)
-    return proxy_server.app
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_print_log = logging.getLogger("subgate.litellm")
-
-
-def _proxy_print(*args: Any, **kwargs: Any) -> None:
-    text = _ANSI.sub("", " ".join(str(a) for a in args)).strip()
-    if text:
-        _print_log.debug("%s", text)
-
-
-def quiet_proxy_prints() -> None:
-    """LiteLLM's proxy print()s its model list in colour escape codes at start; the gateway's banner
-    says what it serves instead, so those lines go to the debug log, plain. A module-level `print`
-    shadows the builtin for that module only."""
-    from litellm.proxy import proxy_server
-
-    proxy_server.print = _proxy_print  # type: ignore[attr-defined]
 
 
 def use_router(llm_router: Router | None) -> None:
@@ -136,57 +104,4 @@ def litellm_version() -> str:
     return version("litellm")
 
 
-__all__ = ["litellm", "proxy_app", "use_router", "router", "config_path", "replace_model_list", "configure_retries", "install_router_patches", "PINNED_LITELLM", "litellm_version"]
-
-
-# ---- request-path shortcuts (measured: docs/benchmarks.md) -------------------------------------------
-
-HOT_ROUTES = (("POST", "/v1/messages"), ("POST", "/v1/responses"), ("POST", "/v1/chat/completions"))
-_ANTHROPIC_FEATURE = "anthropic_passthrough"
-
-
-def trust_front_layer_auth(app: Any) -> None:
-    """Replace LiteLLM's per-request key auth with a fixed caller identity.
-
-    The gateway checks client keys itself, in front of LiteLLM (gateway.client_keys); LiteLLM runs
-    with no master key, so its own auth only re-reads the body, builds an identity and seeds OTel
-    destinations (a failing import, retried on every request) — ~11% of the CPU of a request.
-    FastAPI's dependency_overrides is the supported way to swap a dependency.
-    """
-    from litellm.proxy._types import LitellmUserRoles, UserAPIKeyAuth
-    from litellm.proxy.auth.user_api_key_auth import user_api_key_auth
-
-    async def gateway_caller() -> UserAPIKeyAuth:
-        return UserAPIKeyAuth(user_role=LitellmUserRoles.INTERNAL_USER)
-
-    app.dependency_overrides[user_api_key_auth] = gateway_caller
-
-
-async def load_messages_routes(app: Any) -> None:
-    """/v1/messages is registered lazily on its first hit (~0.7 s); load it during start-up instead."""
-    from litellm.proxy._lazy_features import LAZY_FEATURES, _force_load
-
-    for feature in LAZY_FEATURES:
-        if feature.name == _ANTHROPIC_FEATURE:
-            await _force_load(app, feature)
-
-
-def hoist_hot_routes(app: Any) -> None:
-    """Put the route entries serving the hot paths at the head of LiteLLM's route list.
-
-    Starlette matches in order. LiteLLM sorts its hot routes first, but with FastAPI 0.165 the top
-    level holds included-router entries its check does not recognise, so /v1/messages (registered
-    lazily, last) was matched after ~110 entries: 1.6 ms per request. Idempotent and cheap when the
-    order is already right, so it can run again after LiteLLM re-sorts routes for a lazy feature.
-    """
-    from starlette.routing import Match
-
-    routes = app.router.routes
-    for method, path in reversed(HOT_ROUTES):
-        scope = {"type": "http", "path": path, "method": method, "root_path": "", "headers": [], "query_string": b"", "app": app}
-        for index, route in enumerate(routes):
-            match, _ = route.matches(scope)
-            if match == Match.FULL:
-                if index != 0:
-                    routes.insert(0, routes.pop(index))
-                break
+__all__ = ["litellm", "use_router", "router", "config_path", "replace_model_list", "configure_retries", "install_router_patches", "PINNED_LITELLM", "litellm_version"]

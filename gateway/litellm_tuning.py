@@ -2,13 +2,15 @@
 
 Every function here replaces one LiteLLM internal with a version that gives the same answer for the
 gateway's deployments while skipping work whose result nobody reads: prices for subscription calls,
-per-minute usage counters for deployments without limits, a second copy of each streamed answer kept
-for guardrails that are not configured, and answers LiteLLM recomputes on every request although they
+per-minute usage counters for deployments without limits, and answers LiteLLM recomputes on every request although they
 never change (model-map capabilities, a runtime Protocol check, TypedDict type hints).
 The figures are CPU per request of the real gateway (docs/benchmarks.md); the internals are covered
 by tests/contract/test_litellm_tuning.py, so a LiteLLM upgrade that moves one fails there.
-Each function is idempotent: the proxy app and `litellm --config` (through the hook) both call
-`apply()`.
+Each function is idempotent; the hook's import calls `apply()`, so both entry points get them. The
+adjustments to LiteLLM's proxy server (its per-request key auth, its lazily loaded /v1/messages route,
+its route order, the served-stream copy kept for guardrails) are gone: `python -m gateway.amp` no
+longer runs requests through the proxy (gateway/model_routes.py), and under `litellm --config` the
+proxy is LiteLLM's own, unchanged.
 """
 
 from __future__ import annotations
@@ -129,25 +131,6 @@ def forget_model_capabilities() -> None:
     _capabilities.clear()
 
 
-def skip_served_stream_copy_without_guardrails() -> None:
-    """After each stream the proxy rebuilds the whole answer from the chunks the client was served,
-    in a worker thread, so that logs show what guardrails let through: ~4% of a streamed request's
-    CPU, and GIL time taken from the event loop. Without a guardrail the served text is the
-    upstream's text, which the success log already has; with one configured, stock behaviour runs."""
-    from litellm.integrations.custom_guardrail import CustomGuardrail
-    from litellm.proxy.utils import ProxyLogging
-
-    original = ProxyLogging._record_served_stream_output
-    if _is_tuned(original):
-        return
-
-    async def record(request_data: Any, served_chunks: Any) -> None:
-        if any(isinstance(callback, CustomGuardrail) for callback in litellm.callbacks):
-            await original(request_data, served_chunks)
-
-    ProxyLogging._record_served_stream_output = staticmethod(_tuned(record, original))  # type: ignore[method-assign]
-
-
 class _HasStreamingDeploymentHook(type):
     def __instancecheck__(cls, instance: Any) -> bool:
         return getattr(instance, "async_post_call_streaming_deployment_hook", None) is not None
@@ -201,6 +184,5 @@ def apply() -> None:
     skip_cost_calculation()
     skip_unlimited_usage_tracking()
     remember_model_capabilities()
-    skip_served_stream_copy_without_guardrails()
     fast_streaming_hook_check()
     remember_type_hints()

@@ -160,7 +160,7 @@ class ModelRoutes:
             await self._stream(send, route, response, metadata, requested)
             return
         request_log.note_upstream_ms(upstream_ms(metadata))
-        await _send_json(send, 200, _payload(response, requested))
+        await _send_json(send, 200, _payload(response, requested), _upstream_headers(response))
 
     async def _stream(self, send: Send, route: Route, stream: Any, metadata: Mapping[str, Any], requested: str) -> None:
         iterator: AsyncIterator[Any] = stream.__aiter__()
@@ -176,7 +176,7 @@ class ModelRoutes:
             return
         request_log.note_upstream_ms(upstream_ms(metadata) + (time.perf_counter() - waited) * 1000.0)
         frame = _frame_writer(route, requested)
-        await send({"type": "http.response.start", "status": 200, "headers": list(_SSE)})
+        await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *_upstream_headers(stream)]})
         try:
             if first is not None:
                 await send({"type": "http.response.body", "body": frame(first), "more_body": True})
@@ -217,6 +217,17 @@ def _is_stream(response: Any) -> bool:
     return hasattr(response, "__aiter__") and not isinstance(response, (dict, bytes, str))
 
 
+def _upstream_headers(response: Any) -> list[tuple[bytes, bytes]]:
+    """The upstream's response headers as LiteLLM hands them on (`llm_provider-*`: rate-limit state,
+    request ids), which the proxy also adds to its answers."""
+    hidden = getattr(response, "_hidden_params", None)
+    extra = hidden.get("additional_headers") if isinstance(hidden, dict) else None
+    if not isinstance(extra, dict):
+        return []
+    return [(str(k).lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in extra.items()
+            if v is not None and str(k).lower().startswith("llm_provider-")]
+
+
 def _payload(response: Any, requested: str) -> bytes:
     if isinstance(response, dict):
         if requested and "model" in response:
@@ -224,11 +235,9 @@ def _payload(response: Any, requested: str) -> bytes:
         return orjson.dumps(response)
     if requested and getattr(response, "model", None) is not None:
         response.model = requested
-    hidden = getattr(response, "_hidden_params", None)
     dumped = response.model_dump(mode="json")
     if isinstance(dumped, dict):
         dumped.pop("_hidden_params", None)
-    del hidden
     return orjson.dumps(dumped)
 
 
@@ -278,10 +287,10 @@ async def _send_error(send: Send, exc: BaseException) -> None:
     await _send_json(send, status, body)
 
 
-async def _send_json(send: Send, status: int, body: Any) -> None:
+async def _send_json(send: Send, status: int, body: Any, extra: list[tuple[bytes, bytes]] | None = None) -> None:
     payload = body if isinstance(body, bytes) else orjson.dumps(body)
     start: Message = {"type": "http.response.start", "status": status,
-                      "headers": [*_JSON, (b"content-length", str(len(payload)).encode())]}
+                      "headers": [*_JSON, (b"content-length", str(len(payload)).encode()), *(extra or ())]}
     await send(start)
     await send({"type": "http.response.body", "body": payload})
 

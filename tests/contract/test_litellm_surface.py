@@ -70,52 +70,8 @@ def test_hook_surface():
 
 def test_request_path_shortcuts_still_apply():
     from litellm.litellm_core_utils.litellm_logging import Logging
-    from litellm.proxy._lazy_features import LAZY_FEATURES, _force_load  # noqa: F401
-    from litellm.proxy.auth.user_api_key_auth import user_api_key_auth
 
-    assert any(f.name == "anthropic_passthrough" for f in LAZY_FEATURES), "load_messages_routes"
     assert hasattr(Logging, "response_cost_calculator"), "skip_cost_calculation"
-    from litellm.proxy.anthropic_endpoints import endpoints
-
-    route = next(r for r in endpoints.router.routes if getattr(r, "path", "") == "/v1/messages")
-    source = inspect.getsource(route.endpoint)
-    assert "Depends(user_api_key_auth)" in source, "trust_front_layer_auth overrides this dependency"
-    assert any(getattr(d, "call", None) is user_api_key_auth for d in route.dependant.dependencies)
-
-
-@pytest.mark.asyncio
-async def test_hot_routes_are_hoisted_to_the_front():
-    from starlette.routing import Match
-
-    from litellm.proxy.proxy_server import app
-
-    await litellm_app.load_messages_routes(app)
-    litellm_app.hoist_hot_routes(app)
-    for index, (method, path) in enumerate(litellm_app.HOT_ROUTES):
-        scope = {"type": "http", "path": path, "method": method, "root_path": "", "headers": [],
-                 "query_string": b"", "app": app}
-        first = next(i for i, r in enumerate(app.router.routes) if r.matches(scope)[0] == Match.FULL)
-        assert first < len(litellm_app.HOT_ROUTES), f"{path} is matched at position {first}"
-
-
-def test_model_list_banner_is_a_module_level_print_the_gateway_can_shadow(capsys):
-    """gateway/litellm_app.py quiet_proxy_prints(): stock LiteLLM print()s its model list in colour codes
-    from proxy_server's module code; shadowing `print` there sends those lines to the debug log."""
-    from litellm.proxy import proxy_server
-
-    source = inspect.getsource(proxy_server.ProxyConfig.load_config)
-    assert "Proxy initialized with Config, Set models:" in source and "print(" in source
-    saved = proxy_server.__dict__.get("print")
-    try:
-        litellm_app.quiet_proxy_prints()
-        exec(compile('print("\\033[32mLiteLLM: Proxy initialized\\033[0m")', proxy_server.__file__, "exec"),
-             proxy_server.__dict__)
-    finally:
-        if saved is None:
-            proxy_server.__dict__.pop("print", None)
-        else:
-            proxy_server.print = saved
-    assert capsys.readouterr().out == ""
 
 
 def test_master_key_warning_and_client_error_lines_are_the_ones_the_log_filter_drops():

@@ -25,7 +25,6 @@ def test_every_replaced_internal_is_where_the_tuning_expects_it():
     from litellm.llms.anthropic.common_utils import AnthropicModelInfo
     from litellm.litellm_core_utils import streaming_chunk_builder_utils
     from litellm.proxy.pass_through_endpoints.llm_provider_handlers import anthropic_passthrough_logging_handler
-    from litellm.proxy.utils import ProxyLogging
     from litellm.responses import streaming_iterator
 
     # The stream assembler and the pass-through logger look the calculator up on the module at call time.
@@ -36,8 +35,6 @@ def test_every_replaced_internal_is_where_the_tuning_expects_it():
     assert "model_id_to_deployment_index_map" in inspect.getsource(Router.get_deployment)
     assert list(inspect.signature(AnthropicModelInfo._supports_model_capability.__wrapped__).parameters) == \
         ["model", "key", "custom_llm_provider"]
-    assert list(inspect.signature(ProxyLogging._record_served_stream_output.__wrapped__).parameters) == \
-        ["request_data", "served_chunks"]
     hook_check = inspect.getsource(streaming_iterator.BaseResponsesAPIStreamingIterator._call_post_streaming_deployment_hook)
     assert "isinstance(callback, _HasPostStreamingDeploymentHook)" in hook_check
     assert streaming_iterator._HasPostStreamingDeploymentHook is litellm_tuning.HasPostStreamingDeploymentHook
@@ -131,25 +128,6 @@ def _chunks():
 
     return [ModelResponseStream(choices=[{"index": 0, "delta": {"role": "assistant", "content": text}}])
             for text in ("Hel", "lo")]
-
-
-async def test_served_stream_copy_is_skipped_without_guardrails_and_kept_with_one():
-    from litellm.integrations.custom_guardrail import CustomGuardrail
-    from litellm.litellm_core_utils.served_output_texts import SERVED_OUTPUT_TEXTS_KEY
-    from litellm.proxy.utils import ProxyLogging
-
-    plain = _logging_obj()
-    await ProxyLogging._record_served_stream_output({"litellm_logging_obj": plain}, _chunks())
-    assert SERVED_OUTPUT_TEXTS_KEY not in plain.model_call_details
-
-    guardrail = CustomGuardrail(guardrail_name="subgate-test")
-    litellm.callbacks.append(guardrail)
-    try:
-        guarded = _logging_obj()
-        await ProxyLogging._record_served_stream_output({"litellm_logging_obj": guarded}, _chunks())
-        assert guarded.model_call_details[SERVED_OUTPUT_TEXTS_KEY] == ("Hello",)
-    finally:
-        litellm.callbacks.remove(guardrail)
 
 
 def test_streaming_hook_check_answers_as_the_protocol_did():

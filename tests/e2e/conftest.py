@@ -231,6 +231,22 @@ def plain(claude_stack, codex_stack, auth_dir, tmp_path_factory):
         proc.wait(15)
 
 
+@dataclass
+class Served:
+    """One entry point serving the model routes: `gateway` (python -m gateway.amp) or `plain` (litellm --config)."""
+
+    entry: str
+    url: str
+
+
+@pytest.fixture(params=["gateway", "plain"])
+def served(request: pytest.FixtureRequest) -> Served:
+    """The model routes on both entry points, for tests of what the Router, the hook and the providers do:
+    those behave the same whichever app is in front of them."""
+    value = request.getfixturevalue(request.param)
+    return Served(request.param, value.url if request.param == "gateway" else value)
+
+
 # ---- a second gateway for the operator features (management API, logs), module-scoped ------------------
 
 MANAGEMENT_KEY = "mgmt-plain-secret-e2e"

@@ -29,7 +29,7 @@ def test_quota_on_a_fails_over_to_b_inside_the_request(gateway, accounts, claude
     a, b = accounts.add("claude"), accounts.add("claude")
     claude_stack.api.set_mode(a.email, {"status": 429, "reset_in": 3600})
     for _ in range(6):
-        assert ask(gateway).content  # every request succeeds, served by B
+        assert ask(gateway).content  # every request succeeds, gateway by B
     assert claude_stack.api.hits(a.email) == 1  # A was hit once, then blocked as an account
     assert claude_stack.api.hits(b.email) == 6
     out = subprocess.run([sys.executable, "-m", "gateway", "accounts"], cwd=ROOT, capture_output=True, text=True,
@@ -70,27 +70,27 @@ def test_all_accounts_blocked_gives_429_with_retry_after_fast(gateway, accounts,
     assert "litellm" not in r.text.lower()
 
 
-def test_client_error_is_not_retried_on_other_accounts(gateway, accounts, claude_stack):
+def test_client_error_is_not_retried_on_other_accounts(served, accounts, claude_stack):
     a, b = accounts.add("claude"), accounts.add("claude")
     with pytest.raises(anthropic.BadRequestError):
-        claude(gateway).messages.create(model=MODEL, max_tokens=2000, messages=MSG,
+        claude(served).messages.create(model=MODEL, max_tokens=2000, messages=MSG,
                                         thinking={"type": "enabled", "budget_tokens": 100})
     assert claude_stack.api.hits(a.email) + claude_stack.api.hits(b.email) == 1
 
 
-def test_server_errors_move_to_the_next_account(gateway, accounts, claude_stack):
+def test_server_errors_move_to_the_next_account(served, accounts, claude_stack):
     a, b = accounts.add("claude"), accounts.add("claude")
     claude_stack.api.set_mode(a.email, {"status": 503})
     for _ in range(4):
-        assert ask(gateway).content
+        assert ask(served).content
     assert claude_stack.api.hits(b.email) == 4
 
 
-def test_stream_cut_before_first_byte_fails_over(gateway, accounts, claude_stack):
+def test_stream_cut_before_first_byte_fails_over(served, accounts, claude_stack):
     a, b = accounts.add("claude"), accounts.add("claude")
     claude_stack.api.set_mode(a.email, {"mode": "cut_before"})
     for _ in range(3):
-        with claude(gateway).messages.stream(model=MODEL, max_tokens=64, messages=MSG) as s:
+        with claude(served).messages.stream(model=MODEL, max_tokens=64, messages=MSG) as s:
             text = s.get_final_text()
         assert text.startswith("Hello from fake")
 
@@ -109,26 +109,26 @@ def test_stream_cut_after_first_byte_ends_with_error_not_hang(gateway, accounts,
     assert b"error" in body
 
 
-def test_session_stays_on_one_account(gateway, accounts, claude_stack):
+def test_session_stays_on_one_account(served, accounts, claude_stack):
     a, b = accounts.add("claude"), accounts.add("claude")
     for _ in range(20):
-        ask(gateway, extra_headers={"x-claude-code-session-id": "sess-affinity-1"})
+        ask(served, extra_headers={"x-claude-code-session-id": "sess-affinity-1"})
     assert sorted([claude_stack.api.hits(a.email), claude_stack.api.hits(b.email)]) == [0, 20]
 
 
-def test_round_robin_spreads_requests(gateway, accounts, claude_stack):
+def test_round_robin_spreads_requests(served, accounts, claude_stack):
     a, b = accounts.add("claude"), accounts.add("claude")
     for _ in range(10):
-        ask(gateway)
+        ask(served)
     assert claude_stack.api.hits(a.email) == 5 and claude_stack.api.hits(b.email) == 5
 
 
-def test_priority_and_disabled_flags_are_honoured(gateway, accounts, claude_stack):
+def test_priority_and_disabled_flags_are_honoured(served, accounts, claude_stack):
     low = accounts.add("claude")
     high = accounts.add("claude", extra={"priority": 5})
     off = accounts.add("claude", extra={"disabled": True, "priority": 9})
     for _ in range(5):
-        ask(gateway)
+        ask(served)
     assert claude_stack.api.hits(high.email) == 5
     assert claude_stack.api.hits(low.email) == 0 and claude_stack.api.hits(off.email) == 0
 

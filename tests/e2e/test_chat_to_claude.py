@@ -19,9 +19,9 @@ def client(gateway) -> openai.OpenAI:
     return openai.OpenAI(base_url=gateway.url + "/v1", api_key="dummy-not-used", max_retries=0)
 
 
-def test_chat_non_stream(gateway, accounts, claude_stack):
+def test_chat_non_stream(served, accounts, claude_stack):
     acct = accounts.add("claude")
-    r = client(gateway).chat.completions.create(
+    r = client(served).chat.completions.create(
         model=MODEL, messages=[{"role": "system", "content": "Be short."}, {"role": "user", "content": "hi"}])
     assert r.choices[0].message.content.startswith("Hello from fake")
     sent = claude_stack.api.messages_requests(acct.email)[-1].json()
@@ -29,18 +29,18 @@ def test_chat_non_stream(gateway, accounts, claude_stack):
     assert texts[0].startswith("You are Claude Code") and "Be short." in texts
 
 
-def test_chat_stream_with_usage(gateway, accounts):
+def test_chat_stream_with_usage(served, accounts):
     accounts.add("claude")
-    chunks = list(client(gateway).chat.completions.create(
+    chunks = list(client(served).chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True, stream_options={"include_usage": True}))
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text.startswith("Hello from fake")
     assert any(c.usage and c.usage.total_tokens > 0 for c in chunks)
 
 
-def test_chat_tool_round_trip(gateway, accounts):
+def test_chat_tool_round_trip(served, accounts):
     accounts.add("claude")
-    c = client(gateway)
+    c = client(served)
     first = c.chat.completions.create(model=MODEL, tools=TOOLS, messages=[{"role": "user", "content": "weather in Oslo?"}])
     call = first.choices[0].message.tool_calls[0]
     assert first.choices[0].finish_reason == "tool_calls" and call.function.name == "get_weather"
@@ -52,9 +52,9 @@ def test_chat_tool_round_trip(gateway, accounts):
     assert "cloudy, 12C" in second.choices[0].message.content
 
 
-def test_chat_stream_tool_calls(gateway, accounts):
+def test_chat_stream_tool_calls(served, accounts):
     accounts.add("claude")
-    chunks = list(client(gateway).chat.completions.create(
+    chunks = list(client(served).chat.completions.create(
         model=MODEL, tools=TOOLS, stream=True, messages=[{"role": "user", "content": "weather in Oslo?"}]))
     deltas = [tc for c in chunks if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
     assert deltas and deltas[0].function.name == "get_weather"
@@ -63,9 +63,9 @@ def test_chat_stream_tool_calls(gateway, accounts):
 
 
 @pytest.mark.parametrize("effort", ["low", "high"])
-def test_reasoning_effort_becomes_thinking(gateway, accounts, claude_stack, effort):
+def test_reasoning_effort_becomes_thinking(served, accounts, claude_stack, effort):
     acct = accounts.add("claude")
-    r = client(gateway).chat.completions.create(
+    r = client(served).chat.completions.create(
         model=MODEL, reasoning_effort=effort, max_tokens=4000, messages=[{"role": "user", "content": "think"}])
     assert r.choices[0].message.content
     sent = claude_stack.api.messages_requests(acct.email)[-1].json()

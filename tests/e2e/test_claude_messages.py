@@ -21,9 +21,9 @@ def client(gateway, **kw) -> anthropic.Anthropic:
     return anthropic.Anthropic(base_url=gateway.url, api_key="dummy-not-used", max_retries=0, **kw)
 
 
-def test_message_reaches_fake_with_account_token_and_identity(gateway, accounts, claude_stack):
+def test_message_reaches_fake_with_account_token_and_identity(served, accounts, claude_stack):
     acct = accounts.add("claude")
-    msg = client(gateway).messages.create(
+    msg = client(served).messages.create(
         model=MODEL, max_tokens=200, system="You are terse.", messages=[{"role": "user", "content": "ping"}],
         extra_headers={"anthropic-beta": "context-1m-2025-08-07,interleaved-thinking-2025-05-14"},
     )
@@ -40,22 +40,22 @@ def test_message_reaches_fake_with_account_token_and_identity(gateway, accounts,
     assert any(b.get("text") == "You are terse." for b in system)  # the caller's prompt is kept
 
 
-def test_claude_code_shaped_request_is_not_altered(gateway, accounts, claude_stack):
+def test_claude_code_shaped_request_is_not_altered(served, accounts, claude_stack):
     acct = accounts.add("claude")
     system = [
         {"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1.0.abc; cc_entrypoint=cli;"},
         {"type": "text", "text": "You are Claude Code, Anthropic's official CLI for Claude.", "cache_control": {"type": "ephemeral"}},
         {"type": "text", "text": "Project rules..."},
     ]
-    client(gateway).messages.create(model=MODEL, max_tokens=100, system=system, messages=[{"role": "user", "content": "hi"}])
+    client(served).messages.create(model=MODEL, max_tokens=100, system=system, messages=[{"role": "user", "content": "hi"}])
     assert claude_stack.api.messages_requests(acct.email)[-1].json()["system"] == system
 
 
-def test_stream_events_in_order(gateway, accounts):
+def test_stream_events_in_order(served, accounts):
     accounts.add("claude")
     types = []
     text = ""
-    with client(gateway).messages.stream(model=MODEL, max_tokens=300, messages=[{"role": "user", "content": "stream please"}]) as s:
+    with client(served).messages.stream(model=MODEL, max_tokens=300, messages=[{"role": "user", "content": "stream please"}]) as s:
         for event in s:
             types.append(event.type)
             if event.type == "content_block_delta" and event.delta.type == "text_delta":
@@ -64,9 +64,9 @@ def test_stream_events_in_order(gateway, accounts):
     assert "content_block_delta" in types and text.startswith("Hello from fake")
 
 
-def test_tool_round_trip(gateway, accounts):
+def test_tool_round_trip(served, accounts):
     accounts.add("claude")
-    c = client(gateway)
+    c = client(served)
     first = c.messages.create(model=MODEL, max_tokens=300, tools=[TOOL], messages=[{"role": "user", "content": "weather in Oslo?"}])
     assert first.stop_reason == "tool_use"
     use = next(b for b in first.content if b.type == "tool_use")
@@ -81,9 +81,9 @@ def test_tool_round_trip(gateway, accounts):
     assert "sunny, 21C" in second.content[0].text
 
 
-def test_thinking_round_trip_keeps_signatures_byte_exact(gateway, accounts, claude_stack):
+def test_thinking_round_trip_keeps_signatures_byte_exact(served, accounts, claude_stack):
     acct = accounts.add("claude")
-    c = client(gateway)
+    c = client(served)
     thinking = {"type": "enabled", "budget_tokens": 1024}
     with c.messages.stream(model=MODEL, max_tokens=2000, thinking=thinking, tools=[TOOL],
                            messages=[{"role": "user", "content": "weather in Rome?"}]) as s:
@@ -119,13 +119,13 @@ def test_count_tokens_uses_account_token_and_client_betas(gateway, accounts, cla
     assert "token-efficient-tools-2025-02-19" in seen.headers["anthropic-beta"]
 
 
-def test_expired_account_refreshes_once_and_persists_rotated_token(gateway, accounts, claude_stack):
+def test_expired_account_refreshes_once_and_persists_rotated_token(served, accounts, claude_stack):
     claude_stack.oauth.recorder.script({"delay": 1.0})  # keep the first refresh in flight
     acct = accounts.add("claude", expired=True)
     import concurrent.futures
 
     def one(_):
-        return client(gateway).messages.create(model=MODEL, max_tokens=50, messages=[{"role": "user", "content": "x"}])
+        return client(served).messages.create(model=MODEL, max_tokens=50, messages=[{"role": "user", "content": "x"}])
 
     with concurrent.futures.ThreadPoolExecutor(20) as pool:
         results = list(pool.map(one, range(20)))
@@ -138,10 +138,10 @@ def test_expired_account_refreshes_once_and_persists_rotated_token(gateway, acco
     assert claude_stack.book.reuse_count == 0
 
 
-def test_upstream_401_refreshes_and_retries(gateway, accounts, claude_stack):
+def test_upstream_401_refreshes_and_retries(served, accounts, claude_stack):
     acct = accounts.add("claude")
     claude_stack.book.expire(acct.grant.access_token)  # the server invalidates the token early
-    msg = client(gateway).messages.create(model=MODEL, max_tokens=50, messages=[{"role": "user", "content": "x"}])
+    msg = client(served).messages.create(model=MODEL, max_tokens=50, messages=[{"role": "user", "content": "x"}])
     assert msg.content
     assert claude_stack.book.refreshes_by_email.get(acct.email) == 1
 
@@ -200,11 +200,11 @@ def test_models_lists_in_anthropic_shape_for_anthropic_clients(gateway, accounts
     assert openai_shape["object"] == "list" and MODEL in [m["id"] for m in openai_shape["data"]]
 
 
-def test_refresh_keeps_the_stored_email_without_a_profile_lookup(gateway, accounts, claude_stack):
+def test_refresh_keeps_the_stored_email_without_a_profile_lookup(served, accounts, claude_stack):
     claude_stack.oauth.include_email_in_token_reply = False  # refresh replies that carry no email
     try:
         acct = accounts.add("claude", expired=True)
-        assert client(gateway).messages.create(model=MODEL, max_tokens=20, messages=[{"role": "user", "content": "x"}]).content
+        assert client(served).messages.create(model=MODEL, max_tokens=20, messages=[{"role": "user", "content": "x"}]).content
     finally:
         claude_stack.oauth.include_email_in_token_reply = True
     assert claude_stack.book.refreshes_by_email.get(acct.email) == 1

@@ -23,9 +23,9 @@ def last_body(codex_stack, email):
     return [r for r in codex_stack.api.recorder.requests if r.account == email][-1]
 
 
-def test_responses_non_stream_with_account_headers(gateway, accounts, codex_stack):
+def test_responses_non_stream_with_account_headers(served, accounts, codex_stack):
     acct = accounts.add("codex")
-    r = oai(gateway).responses.create(model="gpt-5.1-codex", input="hello", instructions="Be brief.",
+    r = oai(served).responses.create(model="gpt-5.1-codex", input="hello", instructions="Be brief.",
                                       max_output_tokens=100, temperature=0.2, prompt_cache_key="pck-1")
     assert "Hello from the fake Codex backend" in r.output_text
     sent = last_body(codex_stack, acct.email)
@@ -38,9 +38,9 @@ def test_responses_non_stream_with_account_headers(gateway, accounts, codex_stac
     assert acct.email not in r.id and acct.grant.account_id not in r.id
 
 
-def test_responses_stream_events(gateway, accounts):
+def test_responses_stream_events(served, accounts):
     accounts.add("codex")
-    types = [e.type for e in oai(gateway).responses.create(model="gpt-5.1", input="hi", stream=True)]
+    types = [e.type for e in oai(served).responses.create(model="gpt-5.1", input="hi", stream=True)]
     assert types[0] == "response.created" and types[-1] == "response.completed"
     assert "response.output_text.delta" in types
 
@@ -58,23 +58,23 @@ def test_codex_cli_without_instructions_gets_the_short_default(gateway, accounts
     assert sent.headers["originator"] == "codex_exec" and sent.headers["x-codex-window-id"] == "w-9"
 
 
-def test_effort_variant_is_forced_even_with_client_summary(gateway, accounts, codex_stack):
+def test_effort_variant_is_forced_even_with_client_summary(served, accounts, codex_stack):
     acct = accounts.add("codex")
-    oai(gateway).responses.create(model="gpt-5.1-codex-high", input="x", reasoning={"summary": "auto"})
+    oai(served).responses.create(model="gpt-5.1-codex-high", input="x", reasoning={"summary": "auto"})
     body = last_body(codex_stack, acct.email).json()
     assert body["model"] == "gpt-5.1-codex"
     assert body["reasoning"]["effort"] == "high" and body["reasoning"]["summary"] == "auto"
 
 
-def test_unlisted_gpt5_name_goes_to_the_codex_pool(gateway, accounts, codex_stack):
+def test_unlisted_gpt5_name_goes_to_the_codex_pool(served, accounts, codex_stack):
     acct = accounts.add("codex")
-    r = oai(gateway).responses.create(model="gpt-5.6-sol", input="x")
+    r = oai(served).responses.create(model="gpt-5.6-sol", input="x")
     assert r.output_text and last_body(codex_stack, acct.email).json()["model"] == "gpt-5.6-sol"
 
 
-def test_responses_tool_and_reasoning_round_trip(gateway, accounts, codex_stack):
+def test_responses_tool_and_reasoning_round_trip(served, accounts, codex_stack):
     accounts.add("codex")
-    c = oai(gateway)
+    c = oai(served)
     first = c.responses.create(model="gpt-5.1-codex", input="list files", tools=[TOOL],
                                include=["reasoning.encrypted_content"])
     call = next(i for i in first.output if i.type == "function_call")
@@ -89,9 +89,9 @@ def test_responses_tool_and_reasoning_round_trip(gateway, accounts, codex_stack)
     assert second.output_text
 
 
-def test_chat_completions_to_gpt_stream_and_tools(gateway, accounts):
+def test_chat_completions_to_gpt_stream_and_tools(served, accounts):
     accounts.add("codex")
-    c = oai(gateway)
+    c = oai(served)
     r = c.chat.completions.create(model="gpt-5.1-codex", messages=[{"role": "user", "content": "hi"}])
     assert "Hello from the fake Codex backend" in r.choices[0].message.content
     chunks = list(c.chat.completions.create(model="gpt-5.1", messages=[{"role": "user", "content": "hi"}], stream=True))
@@ -100,9 +100,9 @@ def test_chat_completions_to_gpt_stream_and_tools(gateway, accounts):
     assert tool.choices[0].message.tool_calls[0].function.name == "run_shell"
 
 
-def test_anthropic_sdk_on_a_gpt_model(gateway, accounts):
+def test_anthropic_sdk_on_a_gpt_model(served, accounts):
     accounts.add("codex")
-    client = anthropic.Anthropic(base_url=gateway.url, api_key="k", max_retries=0)
+    client = anthropic.Anthropic(base_url=served.url, api_key="k", max_retries=0)
     msg = client.messages.create(model="gpt-5.1-codex", max_tokens=200, messages=[{"role": "user", "content": "hi"}])
     assert any(b.type == "text" and "Hello" in b.text for b in msg.content)
     with client.messages.stream(model="gpt-5.1-codex", max_tokens=200, messages=[{"role": "user", "content": "hi"}]) as s:
