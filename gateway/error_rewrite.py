@@ -19,6 +19,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import request_context, request_log
+from gateway.request_log import scrub
 from gateway.errors import (
     Dialect,
     anthropic_error_type,
@@ -36,6 +37,9 @@ ANTHROPIC_ERROR_TYPES = frozenset({
     "invalid_request_error", "authentication_error", "billing_error", "permission_error", "not_found_error",
     "request_too_large", "rate_limit_error", "api_error", "overloaded_error", "timeout_error",
 })
+# Client errors of the upstream whose status the caller gets as it was (LiteLLM answers 400 for them).
+UPSTREAM_CLIENT_STATUSES = frozenset({404, 409, 413, 415, 422})
+_BLAND = re.compile(r"^(?:Error code: \d+(?: - .*)?|Upstream error|error|)$", re.IGNORECASE | re.DOTALL)
 _PREFIX = re.compile(r"^(?:litellm\.\w+:\s*|\w+Exception\s*-\s*|\w+Error:\s*|Timeout Error:\s*)+")
 _TAILS = (
     "Received Model Group=",
@@ -165,6 +169,12 @@ class ErrorRewrite:
         self, dialect: Dialect, status: int, original: Any, raw: bytes, facts: request_context.RequestFacts
     ) -> tuple[int, dict, dict[str, str]]:
         message = clean_message(_litellm_message(original) or raw.decode("utf-8", "replace")[:500])
+        if facts.upstream_message and _BLAND.match(message):
+            message = facts.upstream_message  # LiteLLM's "Error code: 404" instead of the upstream's words
+        message = scrub(message)  # an upstream may quote a credential back
+        restored = status == 400 and facts.upstream_status in UPSTREAM_CLIENT_STATUSES
+        if restored:
+            status = facts.upstream_status  # LiteLLM files a 413 or 422 under its 400 class
         model = facts.model
         provider = facts.provider or self.rt.provider_for_model(model)
         if facts.no_account or (provider and not self.rt.usable_accounts(provider)):
@@ -190,7 +200,7 @@ class ErrorRewrite:
             # LiteLLM renders OpenAI-style {"type": "None", "param": ..., "code": "400"}: keep only a real
             # Anthropic error type, so SDKs and Claude Code see the shape they parse.
             kind = str(original["error"].get("type") or "")
-            if kind not in ANTHROPIC_ERROR_TYPES:
+            if kind not in ANTHROPIC_ERROR_TYPES or restored:
                 kind = anthropic_error_type(status)
             return status, error_body(dialect, status, message, error_type=kind), {}
         if status >= 500 and not message:

@@ -155,16 +155,21 @@ class GatewayHook(CustomLogger):
             return
         rt = get_runtime()
         acct = rt.store.get(acct_id)
-        if acct is None:
-            return
+        facts = request_context.current()
+        attempt = len(facts.accounts_tried)
+        if acct is None or facts.failure_noted == attempt:
+            return  # nested LiteLLM entry points (chat bridged onto Responses) report one failure twice
+        facts.failure_noted = attempt
         status, headers, body = _exception_parts(exception)
         model = _model_group(request_data)
         message = request_log.log_upstream_error(acct.provider, acct.email, model, status, exception)
         handler = rt.providers.get(acct.provider)
         failure = handler.classify_failure(status, headers, body) if handler is not None else Failure("other")
         reset = failure.reset_at if failure.kind == "quota" else None
-        rt.usage.record_failure(acct.id, acct.email, acct.provider, model, status, clean_message(message), reset)
-        facts = request_context.current()
+        facts.upstream_status = _response_status(exception) or status
+        facts.upstream_message = clean_message(message)
+        rt.usage.record_failure(acct.id, acct.email, acct.provider, model, facts.upstream_status,
+                                facts.upstream_message, reset)
         facts.last_error = exception
         if failure.kind == "auth":
             failed = str(request_data.get("api_key") or "")
@@ -204,6 +209,21 @@ class GatewayHook(CustomLogger):
         provider = acct.provider if acct else str(info.get("gw_provider") or "")
         rt.usage.record_success(acct_id, email, provider, model, tokens)
         request_log.note_usage(kwargs.get("litellm_call_id"), email, model, tokens)
+
+
+def _response_status(exc: Exception) -> int | None:
+    """The status the upstream answered with: LiteLLM maps some (413, 422) onto its 400 class and
+    builds a response of its own for it, so the HTTP client's original error down the chain tells."""
+    found = None
+    link: BaseException | None = exc
+    for _ in range(8):
+        if link is None:
+            break
+        status = getattr(getattr(link, "response", None), "status_code", None)
+        if isinstance(status, int) and 400 <= status < 600:
+            found = status
+        link = link.__cause__ or link.__context__
+    return found
 
 
 def _model_group(params: Mapping[str, Any]) -> str:

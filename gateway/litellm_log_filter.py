@@ -46,6 +46,9 @@ def expected(exc: BaseException) -> bool:
         status = getattr(link, "status_code", None)
         if isinstance(status, int) and status != 500:
             return True
+        upstream = getattr(getattr(link, "response", None), "status_code", None)
+        if isinstance(upstream, int) and type(link).__name__.endswith("HTTPStatusError"):
+            return True  # the upstream's own answer (a 5xx included): subgate.upstream logged it
         code = getattr(link, "code", None)  # LiteLLM's ProxyException carries the status as text
         if isinstance(code, str) and code.isdigit() and code != "500":
             return True

@@ -22,6 +22,9 @@ class RequestFacts:
     session_id: str | None = None
     retry_same: set[str] = field(default_factory=set)
     last_error: Exception | None = None
+    upstream_status: int | None = None  # the last upstream error's own status and message (cleaned)
+    upstream_message: str = ""
+    failure_noted: int = -1  # the attempt (index in accounts_tried) whose failure was recorded
 
 
 _facts: ContextVar[RequestFacts | None] = ContextVar("subgate_request_facts", default=None)
