@@ -1,7 +1,7 @@
 """Composition of the one-port server, outermost first:
 
-    request log ─► operator routes ─► client keys ─► Amp routes ─► Codex-native alias ─► local routes
-    ─► error rewrite ─► model routes (LiteLLM's Router, gateway/model_routes.py)
+    request log ─► body limit ─► operator routes ─► client keys ─► Amp routes ─► Codex-native alias
+    ─► local routes ─► error rewrite ─► model routes (LiteLLM's Router, gateway/model_routes.py)
 
 The request log is outermost so every answer (a refused key included) gets one access line; the
 operator routes (/v0/management, /metrics, /ui) sit before the client-key check: they have their
@@ -20,6 +20,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import heap
+from gateway.body_limit import BodyLimit
 from gateway.client_keys import ClientKeyCheck, authenticate
 from gateway.error_rewrite import ErrorRewrite
 from gateway.errors import dialect_for_path, error_body
@@ -124,5 +125,6 @@ def build_app(rt: Runtime, model_routes: ASGIApp) -> ASGIApp:
     # /health is liveness for service managers and load balancers; it reveals nothing.
     app = ClientKeyCheck(app, lambda: rt.settings.api_keys, lambda path: path == "/health" or amp_exempt(path))
     app = OperatorRoutes(app, rt)
+    app = BodyLimit(app, lambda: rt.settings.max_body_mb)
     app = RequestLog(app)
     return AfterStartup(app, rt)

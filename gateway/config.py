@@ -71,6 +71,8 @@ class GatewaySettings:
     logging_to_file: bool = False
     request_retry: int = 3
     routing_strategy: str = "round-robin"
+    max_body_mb: float = 32.0  # a Claude/Codex request with a few images stays well below
+    shutdown_grace_seconds: float = 30.0
     amp: AmpSettings = field(default_factory=AmpSettings)
     remote_management: RemoteManagement = field(default_factory=RemoteManagement)
     # provider name -> {snake_key: value}; each provider package validates its own keys.
@@ -114,6 +116,16 @@ def _as_int(value: Any, key: str) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{key}: expected a whole number, got {value!r}") from None
+
+
+def _as_positive(value: Any, key: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if not number > 0:
+        raise ConfigError(f"{key.replace('_', '-')}: expected a number above 0, got {value!r}")
+    return number
 
 
 def _strings(value: Any, key: str, what: str) -> tuple[str, ...]:
@@ -197,6 +209,8 @@ def settings_from_yaml(
     for key, value in simple.items():
         if key == "port" or key == "request_retry":
             updates[key] = _as_int(value, key)
+        elif key in ("max_body_mb", "shutdown_grace_seconds"):
+            updates[key] = _as_positive(value, key)
         elif key in ("debug", "logging_to_file"):
             updates[key] = _as_bool(value, key)
         elif key == "api_keys":
