@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping
 
 from custom_providers.registry import registry
 from gateway.config import DEFAULT_CONFIG_PATH, ConfigError, GatewaySettings, check_start_rule, read_yaml, settings_from_yaml
+from gateway.credential_files import fix_for, read_credential
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 PINNED_LITELLM = "1.108.7"  # fallback when neither the installed metadata nor pyproject.toml can tell
@@ -46,6 +47,8 @@ def load_for_doctor(path: str | os.PathLike[str], env: Mapping[str, str]) -> tup
     try:
         data = read_yaml(path)
     except ConfigError as exc:
+        if "not valid YAML" in str(exc) or "top level" in str(exc):
+            return [Check(FAIL, "config", str(exc), "correct the YAML at the line named above")], None
         return [Check(FAIL, "config", str(exc), "pass --config PATH or set SUBGATE_CONFIG")], None
     try:
         settings = settings_from_yaml(data, config_path=str(path), env=env)
@@ -143,6 +146,12 @@ def check_auth_dir(settings: GatewaySettings) -> list[Check]:
                          "chmod 600 " + " ".join(shlex.quote(str(p)) for p, _ in loose)))
     elif files:
         out.append(Check(OK, "credentials", f"{len(files)} file(s), all mode 0600 or stricter"))
+    providers = list(registry.names())
+    for path in files:
+        _, problem = read_credential(path, providers)
+        if problem:
+            out.append(Check(FAIL, "credentials", f"{path.name} {problem}; the gateway leaves it out",
+                             fix_for(path, providers)))
     return out
 
 

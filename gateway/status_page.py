@@ -34,6 +34,7 @@ def page_data(rt: Any, now: float | None = None) -> dict[str, Any]:
         "accounts": [account_view(rt, acct, now) for acct in rt.store.accounts()],
         "models": models,
         "recent_errors": list(reversed(rt.usage.recent_errors)),
+        "file_problems": [{"file": name, "problem": problem} for name, problem in sorted(rt.store.problems.items())],
         "series": rt.usage.series(),
     }
 

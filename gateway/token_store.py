@@ -27,6 +27,7 @@ from filelock import AsyncFileLock
 
 from custom_providers.credentials import parse_rfc3339, rfc3339
 from gateway.atomic_file import write_json_atomic
+from gateway.credential_files import fix_for, read_credential
 from custom_providers.errors import RefreshFailed, RefreshTokenRejected
 from gateway.errors import NeedsLogin
 
@@ -141,6 +142,8 @@ class TokenStore:
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _dir_signature: tuple = ()
     generation: int = 0
+    problems: dict[str, str] = field(default_factory=dict)  # file name -> what is wrong with it
+    _problem_stamps: dict[str, int] = field(default_factory=dict)
 
     # ---- loading -------------------------------------------------------------------------------
     def ensure_dir(self) -> None:
@@ -187,13 +190,24 @@ class TokenStore:
         self._dir_signature = signature
         seen: set[str] = set()
         changed = False
+        names = {name for name, _ in signature}
+        for gone in set(self.problems) - names:
+            self.problems.pop(gone, None)
         for name, mtime in signature:
             path = self.auth_dir / name
             acct = self._accounts.get(name)
             if acct is not None and acct.mtime_ns == mtime:
                 seen.add(name)
                 continue
-            data = self._read(path)
+            if name.startswith("."):
+                continue  # the gateway's own state files
+            data, problem = read_credential(path, self.refreshers)
+            if problem:
+                self._report_problem(path, mtime, problem)
+                if acct is not None:  # keep serving with what was read before it broke
+                    seen.add(name)
+                continue
+            self.problems.pop(name, None)
             if data is None:
                 continue
             provider = str(data.get("type") or "")
@@ -216,14 +230,22 @@ class TokenStore:
                 self.on_change()
         return changed
 
+    def _report_problem(self, path: Path, mtime: int, problem: str) -> None:
+        """Logged once per change of the file, not on every rescan."""
+        if self._problem_stamps.get(path.name) == mtime:
+            return
+        self._problem_stamps[path.name] = mtime
+        self.problems[path.name] = problem
+        log.warning("credential file %s %s; it is left out until fixed. Fix: %s", path.name, problem,
+                    fix_for(path, sorted(self.refreshers)))
+
     def _read(self, path: Path) -> dict[str, Any] | None:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as exc:
-            log.warning("skipping unreadable credential file %s: %s", path.name, type(exc).__name__)
-            return None
+        except (OSError, ValueError):
+            return None  # scan() reports what is wrong with the file, once
         return data if isinstance(data, dict) else None
 
     def _apply_disk(self, acct: Account, data: dict[str, Any], mtime: int) -> None:

@@ -117,3 +117,25 @@ def test_bad_day_is_logged_in_the_gateways_words(gateway, accounts, claude_stack
     assert text.count('status=200 ') >= 2 and 'error="The upstream connection closed' in text  # the cut streams
     for word in LITELLM_WORDS:
         assert word not in text, (word, text)
+
+
+def test_a_broken_credential_file_is_reported_once_on_the_log_and_ui(gateway, accounts, auth_dir) -> None:
+    offset = len(gateway.log_text())
+    broken = auth_dir / "claude-broken@example.com.json"
+    broken.write_text('{"type": "claude", "access_token": "at-')
+    broken.chmod(0o600)
+    try:
+        for _ in range(3):  # other files come and go meanwhile: the broken one is not reported again
+            accounts.add("claude")
+            time.sleep(0.5)
+        problems = httpx.get(gateway.url + "/ui/data.json").json()["file_problems"]
+        assert problems == [{"file": broken.name, "problem": "is not valid JSON (Unterminated string starting at, "
+                                                             "line 1 column 36)"}]
+        assert "Credential file" in httpx.get(gateway.url + "/ui").text  # the page knows how to show them
+        log = gateway.log_text()[offset:]
+        assert log.count(f"credential file {broken.name} is not valid JSON") == 1, log
+        assert "`python -m gateway login claude`" in log
+    finally:
+        broken.unlink()
+    time.sleep(0.5)
+    assert httpx.get(gateway.url + "/ui/data.json").json()["file_problems"] == []

@@ -223,3 +223,26 @@ def test_doctor_exit_code_is_1_when_something_fails(setup, monkeypatch, capsys, 
     assert main(["doctor"]) == 1
     out = capsys.readouterr().out
     assert "FAIL  credentials" in out and "1 failed" in out and ACCESS not in out
+
+
+@pytest.mark.parametrize("content,problem", [
+    ('{"type": "codex", "email": "bob@', "is not valid JSON"),
+    ("", "is empty"),
+    ("{}", 'has no "type"'),
+    ('{"type": "codex", "email": "bob@example.com"}', "holds no access or refresh token"),
+])
+def test_a_broken_credential_file_fails_naming_the_file_and_the_fix(setup, content, problem) -> None:
+    path = setup["auth"] / "codex-bob@example.com.json"
+    path.write_text(content)
+    os.chmod(path, 0o600)
+    checks = [c for c in run_checks(setup["config"], env=setup["env"]) if c.name == "credentials" and c.status == FAIL]
+    assert len(checks) == 1
+    assert checks[0].message.startswith(f"codex-bob@example.com.json {problem}")
+    assert "`python -m gateway login codex`" in checks[0].fix and str(path) in checks[0].fix
+
+
+def test_a_yaml_syntax_error_is_not_answered_with_config_path(setup) -> None:
+    setup["config"].write_text("gateway:\n  port: [1\n")
+    check = by_name(run_checks(setup["config"], env=setup["env"]))["config"]
+    assert check.status == FAIL and "not valid YAML" in check.message
+    assert "--config" not in check.fix and "line" in check.fix

@@ -349,3 +349,46 @@ def test_stale_temp_files_from_killed_writes_are_swept(tmp_path):
     os.utime(old, (1, 1))
     assert store.sweep_temp_files() == 1
     assert not old.exists() and fresh.exists()  # a write in progress elsewhere is left alone
+
+
+def test_broken_credential_files_are_reported_once_per_change(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    write_cred(tmp_path, "claude-alice@example.com.json", **claude_cred())
+    broken = tmp_path / "codex-bob@example.com.json"
+    broken.write_text('{"type": "codex", "email": ')
+    empty = write_cred(tmp_path, "claude-carol@example.com.json")  # `{}`
+    write_cred(tmp_path, "gemini-x.json", type="gemini", email="x@example.com")  # another tool's file: not ours
+    caplog.set_level("WARNING", logger="subgate.accounts")
+    store = store_for(tmp_path)
+    assert store.problems == {
+        "codex-bob@example.com.json": "is not valid JSON (Expecting value, line 1 column 28)",
+        "claude-carol@example.com.json": 'has no "type" saying which provider it belongs to',
+    }
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 2
+    assert any("codex-bob@example.com.json is not valid JSON" in w and "`python -m gateway login codex`" in w
+               for w in warnings)
+    for _ in range(3):  # other files change (a token refresh, the usage file): no new report
+        write_cred(tmp_path, ".usage-stats.json", version=1)
+        time.sleep(0.01)
+        write_cred(tmp_path, "claude-alice@example.com.json", **claude_cred(expires_in=3600 + _))
+        store.scan()
+    assert len(caplog.records) == 2
+    empty.write_text("")  # the file changed (still broken): reported again, with what is wrong now
+    os.utime(empty, ns=(time.time_ns(), time.time_ns() + 10_000_000))
+    store.scan()
+    assert store.problems["claude-carol@example.com.json"] == "is empty" and len(caplog.records) == 3
+    broken.unlink()
+    write_cred(tmp_path, "claude-carol@example.com.json", **claude_cred("carol@example.com"))
+    store.scan()
+    assert store.problems == {}
+    assert sorted(a.email for a in store.accounts()) == ["alice@example.com", "carol@example.com"]
+
+
+def test_an_account_whose_file_breaks_keeps_serving_from_what_was_read(tmp_path: Path) -> None:
+    path = write_cred(tmp_path, "claude-alice@example.com.json", **claude_cred(expires_in=3600))
+    store = store_for(tmp_path)
+    path.write_text('{"type": "cla')
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10_000_000))
+    store.scan()
+    assert [a.email for a in store.accounts()] == ["alice@example.com"]
+    assert "is not valid JSON" in store.problems[path.name]
