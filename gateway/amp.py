@@ -106,7 +106,11 @@ def _serve(args: argparse.Namespace, demo: DemoMode | None = None, sock: socket.
     logging.getLogger("subgate").info("starting subgate on %s (auth-dir %s)", url, settings.auth_path)
     if args.workers > 1:
         os.environ["SUBGATE_WORKERS"] = str(args.workers)
-    serve(settings, sock, workers=args.workers)
+    try:
+        serve(settings, sock, workers=args.workers)
+    except ConfigError as exc:  # start-up (gateway/startup.py) refused: one line, no traceback
+        print(f"subgate: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -16,7 +16,7 @@ import logging
 from typing import Any, Mapping
 
 from gateway import litellm_app  # noqa: F401  (sets LiteLLM's offline flags before it is imported)
-from gateway import litellm_log_filter, request_context, request_log
+from gateway import request_context, request_log
 from gateway.error_rewrite import clean_message
 from custom_providers.errors import RefreshFailed
 from custom_providers.provider import Failure
@@ -235,20 +235,21 @@ def _model_group(params: Mapping[str, Any]) -> str:
     return request_context.current().model
 
 
-def _register_providers() -> None:
-    """Install each provider's LiteLLM classes before LiteLLM builds deployments from the YAML."""
-    from custom_providers.registry import registry
-
-    try:
-        providers = get_runtime().providers
-    except Exception:  # the YAML may not be readable yet; the defaults serve until it is
-        providers = registry.configure()
-    for provider in providers:
-        provider.register_litellm()
+_hook: GatewayHook | None = None
 
 
-proxy_hook = GatewayHook()
-if not logging.getLogger("subgate").handlers:  # under `litellm --config`: gateway.amp did not configure logging
-    litellm_log_filter.install()
-litellm_app.install_router_patches()
-_register_providers()
+def __getattr__(name: str) -> GatewayHook:
+    """`gateway.hook.proxy_hook`, the callback config/litellm.yaml names.
+
+    Resolving it is the moment LiteLLM's proxy starts the gateway (`litellm --config`): start-up
+    (gateway/startup.py) runs then, not when this module is imported.
+    """
+    global _hook
+    if name != "proxy_hook":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _hook is None:
+        from gateway import startup
+
+        startup.ensure_started()
+        _hook = GatewayHook()
+    return _hook

@@ -1,8 +1,8 @@
 """The gateway's live state in one object: settings, accounts, quota blocks, and the router sync.
 
 LiteLLM instantiates the hook from a dotted path in the YAML, so the hook cannot be handed its state;
-it asks `get_runtime()`. `python -m gateway.amp` builds the runtime from its command line before
-serving; under `litellm --config` the runtime is built lazily from the same YAML on first use.
+it asks `get_runtime()`. Both entry points build it in gateway/startup.py before LiteLLM builds its
+Router.
 """
 
 from __future__ import annotations
@@ -261,11 +261,12 @@ def set_runtime(rt: Runtime | None) -> None:
     _runtime = rt
 
 
-def get_runtime() -> Runtime:
-    global _runtime
-    if _runtime is None:
-        from gateway import litellm_app
+def current_runtime() -> Runtime | None:
+    return _runtime
 
-        path = os.environ.get("SUBGATE_CONFIG") or litellm_app.config_path()
-        _runtime = build_runtime(load_settings(path))
+
+def get_runtime() -> Runtime:
+    """The runtime gateway/startup.py built; it exists before LiteLLM can call the hook."""
+    if _runtime is None:
+        raise RuntimeError("subgate has not started: gateway.startup.start() builds the runtime")
     return _runtime

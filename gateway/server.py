@@ -13,12 +13,11 @@ def create_app() -> ASGIApp:
     from gateway.asgi import build_app
     from gateway.logging_setup import configure_logging
     from gateway.model_routes import ModelRoutes
-    from gateway.runtime import build_runtime, set_runtime
+    from gateway.startup import start
 
     settings = load_settings()
     configure_logging(settings)  # a worker process starts with logging unconfigured
-    rt = build_runtime(settings)
-    set_runtime(rt)
+    rt = start(settings)
     config = read_yaml(settings.config_path)
     litellm_app.use_router(router_setup.build_router(config))
     return build_app(rt, ModelRoutes(litellm_app.router, forward_headers=router_setup.forwarded_headers(config)))
