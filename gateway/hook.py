@@ -16,6 +16,7 @@ import logging
 from typing import Any, Mapping
 
 from gateway import litellm_app  # noqa: F401  (sets LiteLLM's offline flags before it is imported)
+from custom_providers import client_request
 from gateway import request_context, request_log
 from gateway.error_rewrite import clean_message
 from custom_providers.errors import RefreshFailed
@@ -66,6 +67,9 @@ class GatewayHook(CustomLogger):
         request = data.get("proxy_server_request")
         headers = request.get("headers") if isinstance(request, Mapping) else None
         facts.session_id = session_id(headers if isinstance(headers, Mapping) else {}, data)
+        if client_request.current() is None:  # `litellm --config`: no front layer recorded the bytes
+            client_request.record(client_request.ClientRequest(
+                _dialect(call_type), _lower(headers), parsed=_client_fields(data)))
         return data
 
     async def async_filter_deployments(
@@ -224,6 +228,34 @@ def _response_status(exc: Exception) -> int | None:
             found = status
         link = link.__cause__ or link.__context__
     return found
+
+
+# Keys LiteLLM's proxy adds to the parsed body before the pre-call hook; the rest is the client's JSON.
+# (`litellm_*`, the request record, and what `litellm_settings` / `general_settings` put there: drop_params,
+# forwarded client headers, provider headers). The exact bytes are known only to the front layer.
+_LITELLM_ADDED = frozenset({"proxy_server_request", "secret_fields", "user_api_key_dict", "model_info", "drop_params",
+                            "headers", "provider_specific_header"})
+
+
+def _client_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    import copy
+
+    return copy.deepcopy({k: v for k, v in data.items() if k not in _LITELLM_ADDED and not k.startswith("litellm_")})
+
+
+def _dialect(call_type: Any) -> client_request.Dialect:
+    kind = _call_type(call_type)
+    if "anthropic_messages" in kind:
+        return "anthropic"
+    if "responses" in kind:
+        return "responses"
+    return "chat"
+
+
+def _lower(headers: Any) -> dict[str, str]:
+    if not isinstance(headers, Mapping):
+        return {}
+    return {str(k).lower(): str(v) for k, v in headers.items()}
 
 
 def _model_group(params: Mapping[str, Any]) -> str:

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from amp.http_messages import replay_receive
+from custom_providers import client_request
 from custom_providers.provider import Provider
 from gateway import request_shape
 from gateway.errors import dialect_for_path, error_body, no_accounts_message, retry_after_seconds
@@ -119,6 +120,8 @@ class LocalRoutes:
         except request_shape.ShapeError as exc:
             await JSONResponse(error_body(dialect_for_path(path), 400, str(exc)), 400)(scope, receive, send)
             return
+        # the relay sends the client's own JSON (custom_providers/client_request.py): the exact bytes
+        client_request.record(client_request.ClientRequest(client_request.dialect_for_path(path), _headers(scope), raw=raw))
         scope = dict(scope, parsed_body=request_shape.litellm_parsed_body(body))
         await self.app(scope, replay_receive(raw, receive), send)
 

@@ -9,10 +9,14 @@ by name at call time:
   `finish_reason: "stop"` and `data: [DONE]`, a truncated answer that looks complete. The subclass
   notes the terminal event and raises when the body ends without one; the raise reaches the client as
   LiteLLM's stream error event (and, before the first chunk, lets the router fail over).
-- Messages (`litellm.AnthropicMessagesConfig`, chosen by `ProviderConfigManager`): the stock stream
-  reader forwards the upstream's bytes as they arrive. The subclass passes them on as whole events
-  (custom_providers/sse.py), each as its exact bytes, closes a stream cut before `message_stop` with an
-  Anthropic `error` event, and keeps `ping` in its place (see `relay_events`).
+- Messages (`litellm.AnthropicMessagesConfig`, chosen by `ProviderConfigManager` for every call the
+  Router makes to an `anthropic/` deployment): the relay. When the client itself spoke Messages
+  (custom_providers/client_request.py) and the deployment holds a subscription token, the subclass
+  sends the client's own JSON and headers with only the edits listed in custom_providers/claude/relay.py
+  (instead of LiteLLM's filtered, re-derived request), and passes the upstream's stream on as whole
+  events (custom_providers/sse.py), each as its exact bytes, closing a stream cut before `message_stop`
+  with an Anthropic `error` event and keeping `ping` in its place (see `relay_events`). The Router
+  still chooses the account, retries and fails over; the relay is what the chosen deployment does.
 
 Only subscription streams are adapted (requests LiteLLM sent with the OAuth beta, which is what every
 Claude pool deployment sends); other Anthropic deployments behave as stock.
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import litellm
@@ -31,6 +35,9 @@ from litellm.llms.anthropic.common_utils import AnthropicError
 from litellm.llms.anthropic.pass_through.messages.transformation import AnthropicMessagesConfig
 from litellm.utils import ProviderConfigManager
 
+from custom_providers import client_request
+from custom_providers.claude import relay
+from custom_providers.claude.settings import ClaudeSettings
 from custom_providers.claude.shaping import OAUTH_BETA
 from custom_providers.sse import CUT_BEFORE_TERMINAL, SSEDecoder
 TERMINAL = frozenset({"message_stop", "error"})
@@ -119,8 +126,59 @@ async def relay_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         yield closing_event()
 
 
+def _relayed(token: Any) -> client_request.ClientRequest | None:
+    """The client's request when this call relays it: the client spoke Messages and the deployment
+    holds a subscription token. Cross-dialect calls (LiteLLM bridging another API onto Messages)
+    and ordinary Anthropic deployments keep LiteLLM's own request building."""
+    client = client_request.current()
+    if client is None or client.dialect != "anthropic" or not relay.is_subscription_token(token):
+        return None
+    return client
+
+
+def _param(litellm_params: Any, key: str) -> Any:
+    if isinstance(litellm_params, dict):
+        return litellm_params.get(key)
+    return getattr(litellm_params, key, None)
+
+
 class ClaudeMessagesConfig(AnthropicMessagesConfig):
-    """`/v1/messages` to a Claude subscription deployment: the stream read event by event."""
+    """`/v1/messages` to a Claude subscription deployment: the client's request relayed, the answer's
+    stream read event by event."""
+
+    settings: ClassVar[ClaudeSettings] = ClaudeSettings()
+
+    def validate_anthropic_messages_environment(
+        self, headers: dict, model: str, messages: list[object], optional_params: dict, litellm_params: dict,
+        api_key: str | None = None, api_base: str | None = None,
+    ) -> tuple[dict, str | None]:
+        client = _relayed(api_key)
+        if client is None:
+            return super().validate_anthropic_messages_environment(
+                headers=headers, model=model, messages=messages, optional_params=optional_params,
+                litellm_params=litellm_params, api_key=api_key, api_base=api_base)
+        return relay.relay_headers(client.headers, token=str(api_key), user_agent=self.settings.user_agent), api_base
+
+    def transform_anthropic_messages_request(
+        self, model: str, messages: list[dict], anthropic_messages_optional_request_params: dict,
+        litellm_params: Any, headers: dict,
+    ) -> dict:
+        client = _relayed(_param(litellm_params, "api_key"))
+        if client is None:
+            return super().transform_anthropic_messages_request(
+                model=model, messages=messages,
+                anthropic_messages_optional_request_params=anthropic_messages_optional_request_params,
+                litellm_params=litellm_params, headers=headers)
+        return relay.relay_body(client.body(), model=model)
+
+    def should_retry_anthropic_messages_on_http_error(
+        self, e: httpx.HTTPStatusError, litellm_params: Any, request_body: object = None
+    ) -> bool:
+        # Stock LiteLLM may resend a refused request with thinking signatures stripped: an edit the
+        # relay does not make. The Router's failover to another account still applies.
+        if _relayed(_param(litellm_params, "api_key")) is not None:
+            return False
+        return super().should_retry_anthropic_messages_on_http_error(e, litellm_params, request_body)
 
     def get_async_streaming_response_iterator(
         self, model: str, httpx_response: httpx.Response, request_body: dict, litellm_logging_obj: Any
@@ -133,8 +191,9 @@ class ClaudeMessagesConfig(AnthropicMessagesConfig):
         return relay_events(stock)
 
 
-def register() -> None:
-    """Install both adaptations where LiteLLM looks them up (idempotent)."""
+def register(settings: ClaudeSettings | None = None) -> None:
+    """Install both adaptations where LiteLLM looks them up (idempotent; a later call updates settings)."""
+    ClaudeMessagesConfig.settings = settings or ClaudeSettings()
     handler.ModelResponseIterator = EndCheckedIterator
     if litellm.AnthropicMessagesConfig is not ClaudeMessagesConfig:
         litellm.AnthropicMessagesConfig = ClaudeMessagesConfig

@@ -80,4 +80,4 @@ class ClaudeProvider(Provider):
     def register_litellm(self) -> None:
         from custom_providers.claude.litellm_adapter import register
 
-        register()
+        register(self.settings)
