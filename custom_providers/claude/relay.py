@@ -9,6 +9,8 @@ Body:
 1. `model`: the upstream model the pool entry maps the client's name to.
 2. `system`: the Claude Code identity block prepended when no system block carries it (subscription
    tokens are served only for Claude-Code-shaped requests; the caller's own blocks are kept whole).
+7. `messages`: a replayed assistant `thinking` block with an empty signature is removed (Anthropic:
+   400 "Invalid signature in thinking block"; Amp's TUI sends them back that way).
 
 Headers:
 3. Auth: `authorization: Bearer <the account's token>`; the client's own credentials for the gateway
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from custom_providers.claude.shaping import OAUTH_BETA, strip_betas, with_identity
+from custom_providers.claude.shaping import OAUTH_BETA, drop_unsigned_thinking, strip_betas, with_identity
 
 OAUTH_TOKEN_PREFIX = "sk-ant-oat"  # what LiteLLM (and Anthropic) recognise as a subscription token
 DEFAULT_VERSION = "2023-06-01"
@@ -47,9 +49,10 @@ def is_claude_code(headers: Mapping[str, str]) -> bool:
 
 
 def relay_body(body: dict[str, Any], *, model: str) -> dict[str, Any]:
-    """Edits 1 and 2, on the caller's own (already copied) body."""
+    """Edits 1, 2 and 7, on the caller's own (already copied) body."""
     body["model"] = model
     body["system"] = with_identity(body.get("system"))
+    drop_unsigned_thinking(body.get("messages"))
     return body
 
 
