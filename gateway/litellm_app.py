@@ -59,6 +59,7 @@ def replace_model_list(llm_router: Router, model_list: list[dict[str, Any]]) -> 
     from litellm.router_utils.pattern_match_deployments import PatternMatchRouter
 
     llm_router.pattern_router = PatternMatchRouter()
+    litellm_tuning.note_deployments(model_list)
     llm_router.set_model_list(model_list)
     litellm_tuning.forget_model_capabilities()
 
@@ -84,18 +85,26 @@ def configure_retries(llm_router: Router, retries: int) -> None:
     llm_router.allowed_fails_policy = AllowedFailsPolicy(AuthenticationErrorAllowedFails=1_000_000)
 
 
-def _no_sleep_before_retry(self: Router, *args: Any, **kwargs: Any) -> float:
-    # Stock LiteLLM sleeps the upstream retry-after (minutes for a quota 429) while holding the
-    # client when no other deployment is healthy. The gateway moves a request to the next account
-    # at once and answers 429 + Retry-After when none is left, so the wait is always zero.
-    return 0
+def _sleep_before_retry(original: Any) -> Any:
+    def no_sleep_for_subscriptions(self: Router, *args: Any, **kwargs: Any) -> float:
+        # Stock LiteLLM sleeps the upstream retry-after (minutes for a quota 429) while holding the
+        # client when no other deployment is healthy. For subscription pools the gateway moves a
+        # request to the next account at once and answers 429 + Retry-After when none is left, so
+        # the wait is zero; an API-key model group keeps LiteLLM's own back-off.
+        deployments = [*(kwargs.get("all_deployments") or []), *(kwargs.get("healthy_deployments") or [])]
+        if any((d.get("model_info") or {}).get("gw_account") for d in deployments if isinstance(d, dict)):
+            return 0
+        return original(self, *args, **kwargs)
+
+    no_sleep_for_subscriptions.__wrapped__ = original  # type: ignore[attr-defined]
+    return no_sleep_for_subscriptions
 
 
 def install_router_patches() -> None:
-    """Idempotent; called at import of the hook (so `litellm --config` gets it too)."""
+    """Idempotent; called by gateway/startup.py for both entry points."""
     litellm_tuning.apply()
-    if getattr(Router._time_to_sleep_before_retry, "__name__", "") != _no_sleep_before_retry.__name__:
-        Router._time_to_sleep_before_retry = _no_sleep_before_retry  # type: ignore[method-assign]
+    if getattr(Router._time_to_sleep_before_retry, "__name__", "") != "no_sleep_for_subscriptions":
+        Router._time_to_sleep_before_retry = _sleep_before_retry(Router._time_to_sleep_before_retry)  # type: ignore[method-assign]
 
 
 def litellm_version() -> str:

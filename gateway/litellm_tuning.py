@@ -2,11 +2,17 @@
 
 Every function here replaces one LiteLLM internal with a version that gives the same answer for the
 gateway's deployments while skipping work whose result nobody reads: prices for subscription calls,
-per-minute usage counters for deployments without limits, and answers LiteLLM recomputes on every request although they
-never change (model-map capabilities, a runtime Protocol check, TypedDict type hints).
+per-minute usage counters for subscription deployments without limits, and answers LiteLLM recomputes
+on every request although they never change (model-map capabilities, a runtime Protocol check,
+TypedDict type hints).
+
+The first two are scoped to subscription deployments (model_info.gw_account, set by
+gateway/deployments.py): an ordinary API-key entry in the same YAML keeps LiteLLM's own cost, spend
+tracking, budgets and usage counters. The caches give stock LiteLLM's answer for every deployment.
 The figures are CPU per request of the real gateway (docs/benchmarks.md); the internals are covered
 by tests/contract/test_litellm_tuning.py, so a LiteLLM upgrade that moves one fails there.
-Each function is idempotent; the hook's import calls `apply()`, so both entry points get them. The
+Each function is idempotent; gateway/startup.py calls `apply()` (through litellm_app), for both
+entry points. The
 adjustments to LiteLLM's proxy server (its per-request key auth, its lazily loaded /v1/messages route,
 its route order, the served-stream copy kept for guardrails) are gone: `python -m gateway.amp` no
 longer runs requests through the proxy (gateway/model_routes.py), and under `litellm --config` the
@@ -35,29 +41,77 @@ def _is_tuned(function: Any) -> bool:
     return getattr(function, _MARK, False) is True
 
 
+_subscription_ids: frozenset[str] = frozenset()
+
+
+def note_deployments(model_list: list[dict[str, Any]]) -> None:
+    """Remember which router deployments are subscription accounts (called whenever the list is replaced)."""
+    global _subscription_ids
+    _subscription_ids = frozenset(
+        str((d.get("model_info") or {}).get("id"))
+        for d in model_list
+        if (d.get("model_info") or {}).get("gw_account")
+    )
+
+
+def is_subscription_deployment(model_id: Any) -> bool:
+    return model_id is not None and str(model_id) in _subscription_ids
+
+
+def _is_subscription_call(logging_obj: Any) -> bool:
+    """The call a LiteLLM Logging object describes went to a subscription deployment."""
+    params = logging_obj.model_call_details.get("litellm_params") or {}
+    info = params.get("model_info") if isinstance(params, dict) else None
+    if isinstance(info, dict) and info.get("gw_account"):
+        return True
+    return is_subscription_deployment(logging_obj.get_router_model_id())
+
+
+def _subscription_cost_call(kwargs: dict[str, Any]) -> bool:
+    """`litellm.completion_cost(...)` asked about a response a subscription deployment gave."""
+    if is_subscription_deployment(kwargs.get("router_model_id")):
+        return True
+    hidden = getattr(kwargs.get("completion_response"), "_hidden_params", None)
+    return isinstance(hidden, dict) and is_subscription_deployment(hidden.get("model_id"))
+
+
 def skip_cost_calculation() -> None:
     """Subscription calls have no per-token price. LiteLLM's calculator (model-map lookups, pydantic
     usage objects) ran twice per request, ~8% of its CPU; the stream assembler and the Anthropic
-    pass-through logger call `litellm.completion_cost` once more per stream. Cost reads as 0. LiteLLM
+    pass-through logger call `litellm.completion_cost` once more per stream. Cost reads as 0 for
+    subscription deployments; every other deployment is priced by LiteLLM as usual. LiteLLM
     then explains every zero price (walking the model map's rate tables): 8% of a chat request, for
     a diagnostic that only says "this model has no price", so that is skipped too."""
     from litellm.litellm_core_utils.litellm_logging import Logging
 
     if not _is_tuned(Logging.response_cost_calculator):
-        original = Logging.response_cost_calculator
-        # each replacement is its own function object: _tuned() records the original on it
-        Logging.response_cost_calculator = _tuned(lambda self, *args, **kwargs: 0.0, original)  # type: ignore[method-assign]
+        calculate = Logging.response_cost_calculator
+
+        def response_cost(self: Any, *args: Any, **kwargs: Any) -> Any:
+            return 0.0 if _is_subscription_call(self) else calculate(self, *args, **kwargs)
+
+        Logging.response_cost_calculator = _tuned(response_cost, calculate)  # type: ignore[method-assign]
         Logging._response_cost_calculator = Logging.response_cost_calculator  # type: ignore[method-assign]
     if not _is_tuned(Logging._record_zero_cost_diagnostic):
-        original = Logging._record_zero_cost_diagnostic
-        Logging._record_zero_cost_diagnostic = _tuned(lambda self, *args, **kwargs: None, original)  # type: ignore[method-assign]
+        diagnose = Logging._record_zero_cost_diagnostic
+
+        def zero_cost_diagnostic(self: Any, *args: Any, **kwargs: Any) -> Any:
+            return None if _is_subscription_call(self) else diagnose(self, *args, **kwargs)
+
+        Logging._record_zero_cost_diagnostic = _tuned(zero_cost_diagnostic, diagnose)  # type: ignore[method-assign]
     if not _is_tuned(litellm.completion_cost):
-        litellm.completion_cost = _tuned(lambda *args, **kwargs: 0.0, litellm.completion_cost)
+        price = litellm.completion_cost
+
+        def completion_cost(*args: Any, **kwargs: Any) -> Any:
+            return 0.0 if _subscription_cost_call(kwargs) else price(*args, **kwargs)
+
+        litellm.completion_cost = _tuned(completion_cost, price)
 
 
 def skip_unlimited_usage_tracking() -> None:
     """The router counts tokens and requests per deployment and minute after every success, but only
-    deployments with tpm/rpm (or itpm/otpm) limits ever read the counters. To find out, stock LiteLLM
+    deployments with tpm/rpm (or itpm/otpm) limits ever read the counters. Subscription deployments
+    only; others are counted as stock LiteLLM counts them. To find out, stock LiteLLM
     rebuilds the deployment's model info (a model-map lookup and a deepcopy) twice per request: ~5%
     of a request's CPU. The answer is remembered per stored deployment (the router's own dict, which
     a config reload replaces) and model group, so a reload that adds limits is seen at once."""
@@ -77,6 +131,8 @@ def skip_unlimited_usage_tracking() -> None:
     async def increment(self: Router, *, deployment_id: str, model_group: str, **rest: Any) -> str | None:
         # get_deployment builds a fresh Deployment from the stored dict on every call, so the
         # stored dict is what identifies "this deployment, as configured now".
+        if not is_subscription_deployment(deployment_id):
+            return await original(self, deployment_id=deployment_id, model_group=model_group, **rest)
         index = self.model_id_to_deployment_index_map.get(deployment_id)
         if index is None:
             return None

@@ -10,9 +10,12 @@ import inspect
 import tomllib
 from pathlib import Path
 
+import httpx
 import pytest
 
 from gateway import litellm_app
+
+import litellm  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,9 +44,18 @@ def test_router_surface_for_per_account_deployments():
     assert "AuthenticationErrorAllowedFails" in AllowedFailsPolicy.model_fields
     r = Router(model_list=[])
     assert isinstance(r.pattern_router, PatternMatchRouter)
-    # the patch that stops the router sleeping retry-after while it holds the client
+    # the patch that stops the router sleeping retry-after while it holds the client, for subscription
+    # pools only: an API-key model group keeps LiteLLM's own back-off
     litellm_app.install_router_patches()
-    assert Router._time_to_sleep_before_retry(r, Exception(), 1, 1) == 0
+    limited = litellm.RateLimitError(message="slow down", llm_provider="openai", model="gpt-4o",
+                                     response=httpx.Response(429, headers={"retry-after": "7"},
+                                                             request=httpx.Request("POST", "http://x")))
+    account = {"model_info": {"id": "d1", "gw_account": "acct-1"}}
+    keyed = {"model_info": {"id": "d2"}}
+    assert Router._time_to_sleep_before_retry(r, limited, 1, 1, healthy_deployments=[], all_deployments=[account]) == 0
+    stock = Router._time_to_sleep_before_retry.__wrapped__(r, limited, 1, 1, healthy_deployments=[], all_deployments=[keyed])
+    tuned = Router._time_to_sleep_before_retry(r, limited, 1, 1, healthy_deployments=[], all_deployments=[keyed])
+    assert stock >= 7 and tuned >= 7  # both wait the upstream's retry-after (LiteLLM adds jitter on top)
 
 
 def test_replace_model_list_rebuilds_wildcards():

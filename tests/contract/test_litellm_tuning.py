@@ -40,28 +40,62 @@ def test_every_replaced_internal_is_where_the_tuning_expects_it():
     assert streaming_iterator._HasPostStreamingDeploymentHook is litellm_tuning.HasPostStreamingDeploymentHook
 
 
-def test_prices_read_zero_without_a_zero_price_diagnostic():
+def _priced_call(model_info: dict):
+    logging_obj = _logging_obj()
+    logging_obj.update_environment_variables(litellm_params={"model_info": model_info}, optional_params={},
+                                             model="claude-sonnet-4-5", custom_llm_provider="anthropic")
+    response = litellm.ModelResponse(model="claude-sonnet-4-5", usage={"prompt_tokens": 1000, "completion_tokens": 500,
+                                                                         "total_tokens": 1500})
+    return logging_obj, response
+
+
+def test_subscription_calls_are_priced_zero_without_a_zero_price_diagnostic():
     from litellm.litellm_core_utils.litellm_logging import Logging
 
     source = inspect.getsource(Logging)
     assert "self._record_zero_cost_diagnostic(" in source and "_response_cost_calculator = response_cost_calculator" in source
     assert list(inspect.signature(Logging._record_zero_cost_diagnostic.__wrapped__).parameters)[:3] == \
         ["self", "result", "response_cost"]
-    logging_obj = _logging_obj()
-    assert logging_obj.response_cost_calculator(result=None) == 0.0
-    assert logging_obj._response_cost_calculator(result=None) == 0.0
+    logging_obj, response = _priced_call({"id": "claude-acct-1-abc", "gw_account": "acct-1"})
+    assert Logging.response_cost_calculator.__wrapped__(logging_obj, result=response) > 0  # stock prices it
+    assert logging_obj.response_cost_calculator(result=response) == 0.0
+    assert logging_obj._response_cost_calculator(result=response) == 0.0
     logging_obj._record_zero_cost_diagnostic(None, 0.0)
     assert logging_obj.model_call_details.get("zero_cost_diagnostic") is None
 
-    response = litellm.ModelResponse(model="claude-sonnet-4-5", usage={"prompt_tokens": 10, "completion_tokens": 5,
-                                                                         "total_tokens": 15})
-    assert litellm.completion_cost(completion_response=response, model="claude-sonnet-4-5") == 0.0
+    litellm_tuning.note_deployments([{"model_info": {"id": "claude-acct-1-abc", "gw_account": "acct-1"}}])
+    try:
+        response._hidden_params["model_id"] = "claude-acct-1-abc"
+        assert litellm.completion_cost(completion_response=response, model="claude-sonnet-4-5") == 0.0
+        assert litellm.completion_cost(completion_response=response, model="claude-sonnet-4-5",
+                                       router_model_id="claude-acct-1-abc") == 0.0
+    finally:
+        litellm_tuning.note_deployments([])
 
 
-def _router(**limits: int) -> Router:
+def test_api_key_deployments_keep_litellms_own_prices():
+    """An ordinary entry (an API key in the YAML) is priced, spent and budgeted as stock LiteLLM does."""
+    from litellm.litellm_core_utils.litellm_logging import Logging
+
+    logging_obj, response = _priced_call({"id": "my-openai-key"})
+    stock = Logging.response_cost_calculator.__wrapped__(logging_obj, result=response)
+    assert stock > 0
+    assert logging_obj.response_cost_calculator(result=response) == stock
+    litellm_tuning.note_deployments([{"model_info": {"id": "claude-acct-1-abc", "gw_account": "acct-1"}}])
+    try:
+        response._hidden_params["model_id"] = "my-openai-key"
+        assert litellm.completion_cost(completion_response=response, model="claude-sonnet-4-5") == \
+            litellm.completion_cost.__wrapped__(completion_response=response, model="claude-sonnet-4-5") > 0
+    finally:
+        litellm_tuning.note_deployments([])
+
+def _router(subscription: bool = True, **limits: int) -> Router:
     params = {"model": "anthropic/claude-sonnet-4-5", "api_key": "unused", **limits}
-    return Router(model_list=[{"model_name": "claude-sonnet-4-5", "litellm_params": params,
-                               "model_info": {"id": "acct-1"}}])
+    info = {"id": "acct-1", **({"gw_account": "acct-1"} if subscription else {})}
+    router = Router(model_list=[])
+    litellm_app.replace_model_list(router, [{"model_name": "claude-sonnet-4-5", "litellm_params": params,
+                                             "model_info": info}])
+    return router
 
 
 async def _count(router: Router) -> str | None:
@@ -70,10 +104,26 @@ async def _count(router: Router) -> str | None:
                                                     rpm_increment=1, parent_otel_span=None)
 
 
-async def test_deployments_without_limits_are_not_counted():
+async def test_subscription_deployments_without_limits_are_not_counted():
     router = _router()
     assert await _count(router) is None
     assert await _count(router) is None
+
+
+async def _stock_count(router: Router) -> str | None:
+    return await Router._increment_deployment_usage.__wrapped__(
+        router, deployment_id="acct-1", deployment_name="anthropic/claude-sonnet-4-5", model_group="claude-sonnet-4-5",
+        total_tokens=15, rpm_increment=1, parent_otel_span=None)
+
+
+@pytest.mark.parametrize("limits", [{}, {"rpm": 100}])
+async def test_api_key_deployments_are_counted_as_stock_litellm_counts_them(limits):
+    tuned, stock = _router(subscription=False, **limits), _router(subscription=False, **limits)
+    key, stock_key = await _count(tuned), await _stock_count(stock)
+    assert key == stock_key
+    assert (key is not None) == bool(limits)
+    if key is not None:
+        assert await tuned.cache.async_get_cache(key) == await stock.cache.async_get_cache(stock_key) == 15
 
 
 async def test_deployments_with_limits_are_still_counted_and_a_reload_is_seen():
@@ -85,11 +135,12 @@ async def test_deployments_with_limits_are_still_counted_and_a_reload_is_seen():
     assert await router.cache.async_get_cache(key) == 30  # 15 tokens, twice
     assert await router.cache.async_get_cache(rpm_key) == 2
 
-    litellm_app.replace_model_list(router, [{"model_name": "claude-sonnet-4-5", "model_info": {"id": "acct-1"},
+    info = {"id": "acct-1", "gw_account": "acct-1"}
+    litellm_app.replace_model_list(router, [{"model_name": "claude-sonnet-4-5", "model_info": info,
                                              "litellm_params": {"model": "anthropic/claude-sonnet-4-5", "api_key": "x"}}])
     assert await _count(router) is None  # the limit is gone: no longer counted
 
-    litellm_app.replace_model_list(router, [{"model_name": "claude-sonnet-4-5", "model_info": {"id": "acct-1"},
+    litellm_app.replace_model_list(router, [{"model_name": "claude-sonnet-4-5", "model_info": info,
                                              "litellm_params": {"model": "anthropic/claude-sonnet-4-5", "api_key": "x",
                                                                 "tpm": 1000}}])
     assert await _count(router) is not None  # a limit added by a reload is counted at once
