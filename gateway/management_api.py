@@ -1,7 +1,7 @@
 """The operator routes, in front of the client-key check: /v0/management/*, /metrics, /ui.
 
-/v0/management follows the reference system's names and answers (docs/architecture.md, "Management API"): off (404)
-until a management secret is configured, JSON in and out, `{"status":"ok"}` for writes, and an
+/v0/management follows the reference system's names and answers (docs/architecture.md, "Management
+API"): off (404) until a management secret is configured, JSON in and out, `{"status":"ok"}` for writes, and an
 X-CPA-VERSION header on every answer. Accounts are addressed by their opaque id (as listed), their
 email or their file name.
 
