@@ -22,7 +22,10 @@ DROPPED_FIELDS = (
     "prompt_cache_options", "context_management",
 )
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
-FORWARDED_HEADERS = ("originator", "user-agent", "session-id", "session_id", "thread-id", "x-client-request-id")
+FORWARDED_HEADERS = ("session-id", "session_id", "thread-id", "x-client-request-id")
+# Codex CLI's identity: forwarded together when the caller is Codex CLI, replaced together otherwise.
+IDENTITY_HEADERS = ("originator", "user-agent", "version")
+CODEX_CLI_AGENTS = ("codex_", "codex-")
 FORWARDED_PREFIXES = ("x-codex-",)
 SESSION_HEADERS = ("session-id", "session_id")
 _NAMED_ITEMS = ("function_call", "custom_tool_call")
@@ -59,13 +62,26 @@ def shape_request(body: Mapping[str, Any], *, default_instructions: str) -> tupl
     return out, {short: long for long, short in long_to_short.items()}
 
 
+def is_codex_cli(headers: Mapping[str, str]) -> bool:
+    """Codex CLI (and `codex exec`) name themselves in `originator` and their user agent."""
+    return str(headers.get("user-agent", "")).startswith(CODEX_CLI_AGENTS) or str(
+        headers.get("originator", "")).startswith(CODEX_CLI_AGENTS)
+
+
 def upstream_headers(client_headers: Mapping[str, str], *, originator: str, user_agent: str) -> dict[str, str]:
-    """The client's Codex identity headers when it sent them, else Codex-CLI-like defaults."""
+    """Session headers as sent, plus one identity: Codex CLI's own `originator` / `user-agent` /
+    `version` when the caller is Codex CLI, else the configured Codex CLI identity, never a mix (an
+    SDK's or droid's user agent next to `originator: codex_cli_rs` is what the backend sees as odd)."""
     lowered = {name.lower(): value for name, value in client_headers.items() if value}
     out = {name: lowered[name] for name in FORWARDED_HEADERS if name in lowered}
     out.update({n: v for n, v in lowered.items() if n.startswith(FORWARDED_PREFIXES)})
-    out.setdefault("originator", originator)
-    out.setdefault("user-agent", user_agent)
+    if is_codex_cli(lowered):
+        out.update({name: lowered[name] for name in IDENTITY_HEADERS if name in lowered})
+        out.setdefault("originator", originator)
+        out.setdefault("user-agent", user_agent)
+    else:
+        out["originator"] = originator
+        out["user-agent"] = user_agent
     return out
 
 

@@ -96,6 +96,15 @@ def test_headers_forward_the_clients_codex_identity():
                    "x-codex-window-id": "w"}
 
 
+def test_other_callers_get_one_codex_cli_identity_never_a_mix():
+    for client in ({"user-agent": "factory-cli/0.215.0"}, {"User-Agent": "OpenAI/Python 3.1", "originator": "mine",
+                                                            "version": "9"}):
+        assert upstream_headers(client, originator="codex_cli_rs", user_agent="codex_cli_rs/1 (x)") == {
+            "originator": "codex_cli_rs", "user-agent": "codex_cli_rs/1 (x)"}
+    codex = {"originator": "codex_cli_rs", "user-agent": "codex_cli_rs/0.200.0 (Linux)", "version": "0.200.0"}
+    assert upstream_headers(codex, originator="codex_cli_rs", user_agent="other/1") == codex
+
+
 def test_headers_default_to_codex_cli_identity():
     assert upstream_headers({}, originator="codex_cli_rs", user_agent="ua/1") == {
         "originator": "codex_cli_rs", "user-agent": "ua/1"}
