@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping
 from custom_providers.registry import registry
 from gateway.config import DEFAULT_CONFIG_PATH, ConfigError, GatewaySettings, check_start_rule, read_yaml, settings_from_yaml
 from gateway.credential_files import fix_for, read_credential
+from gateway.port_claim import serves_subgate
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 PINNED_LITELLM = "1.108.7"  # fallback when neither the installed metadata nor pyproject.toml can tell
@@ -78,26 +79,6 @@ def check_bind(settings: GatewaySettings) -> list[Check]:
 # ---- port ------------------------------------------------------------------------------------------
 
 
-def _probe_host(host: str) -> str:
-    if host in ("", "0.0.0.0", "localhost"):
-        return "127.0.0.1"
-    if host in ("::", "[::]"):
-        return "::1"
-    return host.strip("[]")
-
-
-def _serves_subgate(host: str, port: int, timeout: float) -> bool:
-    import httpx
-
-    probe = _probe_host(host)
-    url = f"http://[{probe}]:{port}/health" if ":" in probe else f"http://{probe}:{port}/health"
-    try:
-        response = httpx.get(url, timeout=timeout, follow_redirects=False)
-        return response.status_code == 200 and response.json() == {"status": "ok"}
-    except (httpx.HTTPError, ValueError):
-        return False
-
-
 def check_port(settings: GatewaySettings, *, health_timeout: float = 2.0) -> list[Check]:
     host, port = settings.host, settings.port
     bind_host = "127.0.0.1" if host == "localhost" else host.strip("[]")
@@ -108,7 +89,7 @@ def check_port(settings: GatewaySettings, *, health_timeout: float = 2.0) -> lis
         sock.bind((bind_host, port))
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            if _serves_subgate(host, port, health_timeout):
+            if serves_subgate(host, port, health_timeout):
                 return [Check(OK, "port", f"{host}:{port} is already served by a running subgate")]
             return [Check(FAIL, "port", f"{host}:{port} is in use by another program",
                           f"stop it (`lsof -i :{port}` shows which), or pick another gateway.port / `serve --port N`")]
