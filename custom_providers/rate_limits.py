@@ -39,6 +39,14 @@ def _header_reset(headers: Mapping[str, str], now: float) -> float | None:
     rejected = [r for r in resets if r > now]
     if rejected:
         return max(rejected) if str(lower.get("anthropic-ratelimit-unified-status", "")).lower() == "rejected" else min(rejected)
+    return retry_after(lower, now)
+
+
+def retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """When to try again per `retry-after-ms`, else `Retry-After` (seconds or an HTTP date): the one
+    Retry-After parser (a 429 from an upstream, a token endpoint that asks to wait)."""
+    now = time.time() if now is None else now
+    lower = {str(k).lower(): v for k, v in headers.items()}
     ms = _num(lower.get("retry-after-ms"))
     if ms is not None:
         return now + ms / 1000.0

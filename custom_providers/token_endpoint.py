@@ -10,12 +10,12 @@ after 3 attempts, 1 s and 2 s apart, as CLIProxyAPI HEAD does).
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import time
 from typing import Any, Awaitable, Callable
 
 import httpx
 
+from custom_providers.rate_limits import retry_after
 from custom_providers.errors import LoginError, RefreshFailed, RefreshTokenRejected
 
 RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0)
@@ -68,22 +68,11 @@ def is_rejection(response: httpx.Response) -> bool:
     return any(marker in text for marker in _REJECTION_MARKERS)
 
 
-def retry_after_seconds(response: httpx.Response, default: float = 60.0) -> float:
-    """Retry-After-Ms, else Retry-After (seconds or HTTP date), clamped to 5 s - 5 min like the reference."""
-    seconds: float | None = None
-    raw_ms = response.headers.get("retry-after-ms")
-    raw = response.headers.get("retry-after")
-    try:
-        if raw_ms:
-            seconds = float(raw_ms) / 1000.0
-        elif raw:
-            seconds = float(raw)
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(raw) if raw else None
-        if parsed is not None:
-            seconds = parsed.timestamp() - time.time()
-    if seconds is None:
-        seconds = default
+def wait_seconds(response: httpx.Response, default: float = 60.0) -> float:
+    """How long a rate-limited token endpoint asks us to wait, clamped to 5 s - 5 min like the reference."""
+    now = time.time()
+    until = retry_after(response.headers, now)
+    seconds = default if until is None else until - now
     return min(max(seconds, RATE_LIMIT_MIN_SECONDS), RATE_LIMIT_MAX_SECONDS)
 
 
@@ -127,7 +116,7 @@ async def refresh_with_retries(
             last = "a 200 reply without an access_token"
             continue
         if status == 429:
-            wait = retry_after_seconds(response)
+            wait = wait_seconds(response)
             raise RefreshRateLimited(f"{provider} token refresh rate-limited ({error_summary(response)}); "
                                      f"retry in {wait:.0f} s", wait)
         if is_rejection(response):

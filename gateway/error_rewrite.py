@@ -28,7 +28,7 @@ from gateway.errors import (
     json_bytes,
     no_accounts_message,
     openai_error_type,
-    retry_after_seconds,
+    seconds_until,
 )
 from gateway.runtime import Runtime
 from gateway.stream_errors import CUT, MALFORMED, UNREACHABLE, StreamReader, stream_kind, transport_message
@@ -212,7 +212,7 @@ class ErrorRewrite:
     ) -> tuple[int, dict, dict[str, str]]:
         if reset is None:
             return 429, error_body(dialect, 429, message), {}
-        secs = retry_after_seconds(reset)
+        secs = seconds_until(reset)
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(reset))
         text = f"All accounts for model {model} have hit their usage limit; the earliest resets at {when} (in {secs} s)."
         extra = {"resets_in_seconds": secs, "resets_at": int(reset)}

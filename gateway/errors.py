@@ -99,7 +99,7 @@ def error_body(
     return {"error": err}
 
 
-def retry_after_seconds(reset_at: float, now: float | None = None) -> int:
+def seconds_until(reset_at: float, now: float | None = None) -> int:
     """Whole seconds until reset_at, never less than 1 (a 0 invites a hot retry loop)."""
     return max(1, math.ceil(reset_at - (time.time() if now is None else now)))
 

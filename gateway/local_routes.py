@@ -23,7 +23,7 @@ from amp.http_messages import replay_receive
 from custom_providers import client_request
 from custom_providers.provider import Provider
 from gateway import request_shape
-from gateway.errors import dialect_for_path, error_body, no_accounts_message, retry_after_seconds
+from gateway.errors import dialect_for_path, error_body, no_accounts_message, seconds_until
 from gateway.runtime import Runtime
 
 log = logging.getLogger("subgate.routes")
@@ -152,7 +152,7 @@ class LocalRoutes:
         if not accounts:
             reset = self.rt.earliest_reset(provider)
             if reset is not None:
-                secs = retry_after_seconds(reset)
+                secs = seconds_until(reset)
                 msg = f"All {handler.label} accounts are rate limited; the earliest resets in {secs} s."
                 return JSONResponse(error_body("anthropic", 429, msg), 429, headers={"Retry-After": str(secs)})
             return JSONResponse(error_body("anthropic", 503, no_accounts_message(provider)), 503)

@@ -16,20 +16,13 @@ import json
 import re
 from typing import Any
 
-from custom_providers.sse import CUT_BEFORE_TERMINAL, Event, SSEDecoder
+from custom_providers.sse import Event, SSEDecoder
+from custom_providers.transport import is_cut
 
 CUT = "The upstream connection closed before the response was complete; retry the request."
 UNREACHABLE = "The upstream service could not be reached; retry the request."
 MALFORMED = "The upstream answered with a response that could not be read; retry the request."
 
-_CUT_MARKERS = (
-    "Response payload is not completed", "TransferEncodingError", "ClientPayloadError", "Server disconnected",
-    "ServerDisconnectedError", "Connection reset", "peer closed connection", "incomplete chunked read",
-    "RemoteProtocolError", "ReadError", "ContentLengthError",
-    # LiteLLM's Responses->chat bridge when a Codex stream ends without a terminal event
-    "closed the responses stream before any terminal event",
-    CUT_BEFORE_TERMINAL,
-)
 _MALFORMED_MARKERS = ("Unable to get json response", "JSONDecodeError", "Expecting value: line")
 _CONNECT_MARKERS = ("Cannot connect to host", "ClientConnectorError", "ConnectError", "Connection refused", "ConnectTimeout")
 _LITELLM_PREFIX = re.compile(r"^(?:litellm\.\w+:\s*)+")
@@ -38,7 +31,7 @@ _LITELLM_PREFIX = re.compile(r"^(?:litellm\.\w+:\s*)+")
 def transport_message(text: str) -> str | None:
     if any(m in text for m in _CONNECT_MARKERS):
         return UNREACHABLE
-    if any(m in text for m in _CUT_MARKERS):
+    if is_cut(text):
         return CUT
     if any(m in text for m in _MALFORMED_MARKERS):
         return MALFORMED

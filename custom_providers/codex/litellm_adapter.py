@@ -31,6 +31,7 @@ from litellm.types.llms.openai import ResponsesAPIResponse
 from custom_providers.codex import shaping
 from custom_providers.codex.settings import CodexSettings
 from custom_providers.codex.stream import StreamError, StreamIncomplete, aggregate
+from custom_providers.transport import is_cut
 
 if TYPE_CHECKING:
     from litellm.litellm_core_utils.litellm_logging import Logging as LiteLLMLoggingObj
@@ -41,7 +42,6 @@ NO_TOKEN = (
     "(log in with `python -m gateway login codex`)."
 )
 _BODY_FRAMING = ("content-encoding", "content-length", "transfer-encoding")
-_CUT_MARKS = ("payload is not completed", "peer closed", "incomplete", "connection reset", "server disconnected")
 
 
 class _NoLogin:
@@ -243,7 +243,7 @@ def _merged(base: dict[str, str], override: Mapping[str, Any]) -> dict[str, Any]
 
 def _transport_error(detail: str) -> OpenAIError:
     """A plain message instead of the HTTP client's internals (aiohttp's TransferEncodingError text)."""
-    if any(mark in detail.lower() for mark in _CUT_MARKS):
+    if is_cut(detail):
         cut = StreamIncomplete()
         return OpenAIError(status_code=cut.status_code, message=cut.message)
     return OpenAIError(status_code=502, message="Could not reach the Codex backend.")

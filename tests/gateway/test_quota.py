@@ -81,7 +81,7 @@ def test_litellm_prefixed_and_mixed_case_headers() -> None:
     assert reset_time({"llm_provider-retry-after": "7"}, None, NOW) == NOW + 7
 
 
-def test_retry_after_seconds_http_date_and_ms() -> None:
+def test_retry_after_http_date_and_ms() -> None:
     assert reset_time({"Retry-After": "30"}, None, NOW) == NOW + 30
     when = datetime.fromtimestamp(NOW + 120, tz=timezone.utc)
     assert reset_time({"retry-after": format_datetime(when, usegmt=True)}, None, NOW) == NOW + 120
