@@ -20,6 +20,7 @@ import httpx
 from custom_providers.oauth_flow import PKCEPair
 from custom_providers.provider_settings import settings_from_overrides
 from custom_providers.rate_limits import reset_time
+from custom_providers.usage_reading import UsageReading, Window
 
 Dialect = Literal["openai", "anthropic"]
 
@@ -71,6 +72,11 @@ class Provider:
     quota_error_type: ClassVar[str] = "rate_limit_error"
     #: the frozen dataclass of this provider's settings; its defaults are the real service
     settings_type: ClassVar[type] = object
+    #: paths its own client reads its usage screen from, relative to the base URL it is given
+    #: (Codex CLI's /status: /backend-api/wham/usage); the gateway answers them with `usage_screen`
+    usage_screen_paths: ClassVar[tuple[str, ...]] = ()
+    #: the request header in which its client names its upstream account (Codex: ChatGPT-Account-Id)
+    account_id_header: ClassVar[str] = ""
 
     def __init__(self, settings: Any) -> None:
         self.settings = settings
@@ -149,10 +155,17 @@ class Provider:
             return Failure("quota", reset_time(headers, body))
         return Failure("other")
 
-    def usage_from_headers(self, headers: Mapping[str, str]) -> Any | None:
-        """The account's remaining allowance as the upstream reports it in response headers; None
-        when this provider's headers carry none (or nothing reads them yet)."""
+    def usage_from_headers(self, headers: Mapping[str, str]) -> UsageReading | None:
+        """The account's 5-hour and weekly usage as one upstream answer's headers report it (successes,
+        429s, and a stream's head); None when they carry none. The gateway keeps the latest reading per
+        account (gateway/headroom.py) for its views, the headroom strategy and the clients' usage screens."""
         return None
+
+    def usage_screen(self, plan: str, five_hour: Window | None, weekly: Window | None, *, limit_reached: bool,
+                     now: float) -> dict[str, Any]:
+        """The body of `usage_screen_paths` in the shape this provider's client decodes, from the gateway's
+        figures for one account or the pool (percent used, reset, window length)."""
+        raise NotImplementedError(f"{self.name} has no usage screen")
 
     # ---- LiteLLM ---------------------------------------------------------------------------------
     def register_litellm(self) -> None:

@@ -49,4 +49,6 @@ def account_view(rt: Any, acct: Account, now: float | None = None) -> dict[str, 
         "last_refresh": acct.data.get("last_refresh") or None,
         "last_error": acct.last_error,
         "usage": usage,
+        # 5-hour and weekly windows from the upstream's latest usage headers (None until the first answer)
+        "limits": rt.headroom.view(acct.id, now),
     }

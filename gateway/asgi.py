@@ -1,7 +1,8 @@
 """Composition of the one-port server, outermost first:
 
-    request log ─► body limit ─► operator routes ─► client keys ─► Amp routes ─► Codex-native alias
-    ─► local routes ─► error rewrite ─► model routes (LiteLLM's Router, gateway/model_routes.py)
+    request log ─► body limit ─► operator routes ─► client keys ─► usage screens ─► Amp routes
+    ─► Codex-native alias ─► local routes ─► error rewrite ─► model routes (LiteLLM's Router,
+    gateway/model_routes.py)
 
 The request log is outermost so every answer (a refused key included) gets one access line; the
 operator routes (/v0/management, /metrics, /ui) sit before the client-key check: they have their
@@ -28,6 +29,7 @@ from gateway.local_routes import LocalRoutes
 from gateway.management_api import OperatorRoutes
 from gateway.request_log import RequestLog
 from gateway.runtime import Runtime
+from gateway.usage_screens import UsageScreens
 
 log = logging.getLogger("subgate")
 
@@ -122,6 +124,7 @@ def build_app(rt: Runtime, model_routes: ASGIApp) -> ASGIApp:
     app = LocalRoutes(app, rt)
     app = CodexNativeAlias(app)
     app, amp_exempt = _amp_layer(app, rt)
+    app = UsageScreens(app, rt)  # before the Amp routes: /api/codex/usage is Codex's, not ampcode.com's
     # /health is liveness for service managers and load balancers; it reveals nothing.
     app = ClientKeyCheck(app, lambda: rt.settings.api_keys, lambda path: path == "/health" or amp_exempt(path))
     app = OperatorRoutes(app, rt)

@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--path", default=None, help="file to import (default: where that tool keeps its login)")
     imp.add_argument("--email", default=None, help="the account email, if the provider's profile lookup fails")
 
-    sub.add_parser("accounts", help="show each account's state, plan and token expiry")
+    sub.add_parser("accounts", help="show each account's state, plan, 5-hour and weekly usage, token expiry")
 
     factory = sub.add_parser("factory-config", help="add the gateway's models to Factory droid's ~/.factory/config.json")
     factory.add_argument("--port", type=int, default=None, help="gateway port in the base URLs (default from config: 8317)")
@@ -231,7 +231,20 @@ def _fmt_time(ts: float | None) -> str:
     return f"{when} (in {hours:.1f} h)" if hours < 48 else f"{when} (in {hours / 24:.1f} d)"
 
 
+def _fmt_window(window: dict | None) -> str:
+    """`42% (resets in 2.1 h)`, `~0% (...)` when estimated: the window reset since the last reading."""
+    if not window:
+        return "-"
+    mark = "~" if window.get("estimated") else ""
+    left = window.get("resets_in_seconds")
+    when = ""
+    if left is not None:
+        when = f" (resets in {left / 3600:.1f} h)" if left < 48 * 3600 else f" (resets in {left / 86400:.1f} d)"
+    return f"{mark}{window['used_percent']:g}%{when}"
+
+
 def _accounts() -> int:
+    from gateway.headroom import HeadroomBook
     from gateway.quota_file import read_blocks
 
     settings, store, _ = _stores()
@@ -241,7 +254,9 @@ def _accounts() -> int:
         print(f"No accounts in {settings.auth_path}. Run {logins}.")
         return 0
     blocks = read_blocks(settings.auth_path)
-    rows = [("PROVIDER", "EMAIL", "STATE", "PLAN", "TOKEN EXPIRES")]
+    headroom = HeadroomBook(shared_dir=settings.auth_path)
+    headroom.load_shared()
+    rows = [("PROVIDER", "EMAIL", "STATE", "PLAN", "5-HOUR", "WEEKLY", "TOKEN EXPIRES")]
     for acct in accounts:
         state = acct.state
         until = blocks.get(acct.id)
@@ -249,7 +264,9 @@ def _accounts() -> int:
             state = "blocked until " + time.strftime("%Y-%m-%d %H:%M", time.localtime(until))
         elif state == "ok" and acct.expired(0):
             state = "ok (token expired; refreshes on use)"
-        rows.append((acct.provider, acct.email, state, acct.plan or "-", _fmt_time(acct.expires_at)))
+        limits = headroom.view(acct.id) or {}
+        rows.append((acct.provider, acct.email, state, acct.plan or "-", _fmt_window(limits.get("five_hour")),
+                     _fmt_window(limits.get("weekly")), _fmt_time(acct.expires_at)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(col.ljust(w) for col, w in zip(row, widths)).rstrip())

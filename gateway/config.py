@@ -73,6 +73,8 @@ class GatewaySettings:
     routing_strategy: str = "round-robin"
     max_body_mb: float = 32.0  # a Claude/Codex request with a few images stays well below
     shutdown_grace_seconds: float = 30.0
+    # gateway.quota.soft-limit-percent: under `headroom`, new conversations leave an account this full
+    soft_limit_percent: float = 90.0
     amp: AmpSettings = field(default_factory=AmpSettings)
     remote_management: RemoteManagement = field(default_factory=RemoteManagement)
     # provider name -> {snake_key: value}; each provider package validates its own keys.
@@ -166,6 +168,23 @@ def _providers(section: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, 
     return out
 
 
+ROUTING_STRATEGIES = ("round-robin", "fill-first", "headroom")
+
+
+def _soft_limit(quota: Mapping[str, Any]) -> float:
+    unknown = set(quota) - {"soft-limit-percent"}
+    if unknown:
+        raise ConfigError(f"gateway.quota: unknown key(s) {sorted(unknown)}; known: ['soft-limit-percent']")
+    value = quota.get("soft-limit-percent", 90)
+    try:
+        percent = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"gateway.quota.soft-limit-percent must be a number, got {value!r}") from None
+    if not 0 < percent <= 100:
+        raise ConfigError(f"gateway.quota.soft-limit-percent must be above 0 and at most 100, got {value!r}")
+    return percent
+
+
 def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -192,6 +211,9 @@ def settings_from_yaml(
         if key.startswith("amp-"):
             section.pop(key)
     rm = {snake_key(k): v for k, v in (section.pop("remote-management", None) or {}).items()}
+    quota = section.pop("quota", None) or {}
+    if not isinstance(quota, Mapping):
+        raise ConfigError("gateway.quota must be a mapping (soft-limit-percent: 90)")
     modules = _provider_modules(section.pop("provider-modules", None))
     providers = _providers({p: section.pop(p, None) for p in registry.names()}, env)
     try:
@@ -201,7 +223,8 @@ def settings_from_yaml(
 
     s = GatewaySettings(config_path=config_path or str(DEFAULT_CONFIG_PATH))
     simple = {snake_key(k): v for k, v in section.items()}
-    known = {f.name for f in fields(GatewaySettings)} - {"amp", "remote_management", "providers", "config_path", "provider_modules"}
+    known = {f.name for f in fields(GatewaySettings)} - {"amp", "remote_management", "providers", "config_path",
+                                                         "provider_modules", "soft_limit_percent"}
     unknown = set(simple) - known
     if unknown:
         raise ConfigError(f"gateway: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
@@ -222,8 +245,9 @@ def settings_from_yaml(
             updates[key] = env[env_name]
     if env.get("SUBGATE_PORT"):
         updates["port"] = _as_int(env["SUBGATE_PORT"], "SUBGATE_PORT")
-    if updates.get("routing_strategy", "round-robin") not in ("round-robin", "fill-first"):
-        raise ConfigError("routing-strategy must be round-robin or fill-first")
+    if updates.get("routing_strategy", "round-robin") not in ROUTING_STRATEGIES:
+        raise ConfigError(f"routing-strategy must be one of {', '.join(ROUTING_STRATEGIES)}")
+    updates["soft_limit_percent"] = _soft_limit(quota)
     s = replace(
         s,
         **updates,

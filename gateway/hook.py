@@ -165,6 +165,7 @@ class GatewayHook(CustomLogger):
             return  # nested LiteLLM entry points (chat bridged onto Responses) report one failure twice
         facts.failure_noted = attempt
         status, headers, body = _exception_parts(exception)
+        rt.headroom.observe(acct.id, acct.provider, headers)
         model = _model_group(request_data)
         message = request_log.log_upstream_error(acct.provider, acct.email, model, status, exception)
         handler = rt.providers.get(acct.provider)
@@ -192,6 +193,7 @@ class GatewayHook(CustomLogger):
         acct_id = info.get("gw_account") if isinstance(info, Mapping) else None
         if acct_id:
             rt = get_runtime()
+            rt.headroom.observe(acct_id, str(info.get("gw_provider") or ""), upstream_headers(response))
             if rt.quota.has_blocks():
                 acct = rt.store.get(acct_id)
                 rt.quota.clear(acct_id, label=acct.email if acct else acct_id)
@@ -211,6 +213,9 @@ class GatewayHook(CustomLogger):
         model = _model_group(params) or str(kwargs.get("model") or "")
         tokens = tokens_from(response_obj)
         provider = acct.provider if acct else str(info.get("gw_provider") or "")
+        # LiteLLM keeps the upstream's raw response head here on every route (the Anthropic Messages
+        # stream included, where the success hook above sees no headers)
+        rt.headroom.observe(acct_id, provider, kwargs.get("response_headers") or upstream_headers(response_obj))
         rt.usage.record_success(acct_id, email, provider, model, tokens)
         request_log.note_usage(kwargs.get("litellm_call_id"), email, model, tokens)
 
@@ -256,6 +261,19 @@ def _lower(headers: Any) -> dict[str, str]:
     if not isinstance(headers, Mapping):
         return {}
     return {str(k).lower(): str(v) for k, v in headers.items()}
+
+
+def upstream_headers(response: Any) -> Mapping[str, Any] | None:
+    """The upstream's response headers as LiteLLM keeps them on what it returns (streams included:
+    the head arrives before the first event, so a stream object already carries them)."""
+    hidden = getattr(response, "_hidden_params", None)
+    if isinstance(hidden, Mapping):
+        for key in ("additional_headers", "headers"):
+            value = hidden.get(key)
+            if isinstance(value, Mapping) and value:
+                return value
+    raw = getattr(response, "_raw_response_headers", None) or getattr(response, "_response_headers", None)
+    return raw if isinstance(raw, Mapping) else None
 
 
 def _model_group(params: Mapping[str, Any]) -> str:

@@ -25,7 +25,7 @@ def _labels(**labels: str) -> str:
     return "{" + ",".join(f'{k}="{_escape(str(v))}"' for k, v in labels.items()) + "}"
 
 
-def _family(name: str, kind: str, help_text: str, samples: Iterable[tuple[str, int]]) -> list[str]:
+def _family(name: str, kind: str, help_text: str, samples: Iterable[tuple[str, float]]) -> list[str]:
     lines = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
     lines += [f"{name}{labels} {value}" for labels, value in samples]
     return lines
@@ -64,6 +64,15 @@ def render(rt: Any, *, label_by: str | None = None) -> str:
         reset = rt.quota.blocked_until(acct.id, now)
         until.append((_labels(provider=acct.provider, account=label), int(reset or 0)))
 
+    used, resets, estimated = [], [], []
+    for acct in rt.store.accounts():
+        label = acct.id if label_by == "id" else acct.email
+        for window, now_w in rt.headroom.windows(acct.id, now).items():
+            base = _labels(provider=acct.provider, account=label, window=window)
+            used.append((base, round(now_w.used_percent, 2)))
+            resets.append((base, int(now_w.resets_at or 0)))
+            estimated.append((base, 1 if now_w.estimated else 0))
+
     lines: list[str] = []
     lines += _family("subgate_requests_total", "counter",
                      "Upstream attempts per account and model, by outcome (ok or error kind).", requests)
@@ -72,4 +81,10 @@ def render(rt: Any, *, label_by: str | None = None) -> str:
     lines += _family("subgate_account_state", "gauge", "1 for the account's current state.", states)
     lines += _family("subgate_account_blocked_until_seconds", "gauge",
                      "Unix time the account's quota block lifts (0 when not blocked).", until)
+    lines += _family("subgate_account_usage_percent", "gauge",
+                     "Percent used of the account's 5-hour or weekly window, from the upstream's usage headers.", used)
+    lines += _family("subgate_account_usage_resets_at_seconds", "gauge",
+                     "Unix time the window resets (0 when the upstream gave none).", resets)
+    lines += _family("subgate_account_usage_estimated", "gauge",
+                     "1 when the figure is estimated (old reading, or the window has reset since), 0 when fresh.", estimated)
     return "\n".join(lines) + "\n"

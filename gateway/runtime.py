@@ -21,6 +21,7 @@ import httpx
 from custom_providers.registry import Providers, registry
 from gateway.config import ConfigError, GatewaySettings, load_settings, read_yaml, settings_from_yaml
 from gateway.deployments import expand, pool_model_names
+from gateway.headroom import HeadroomBook
 from gateway.quota import QuotaBook
 from gateway.selection import Selector
 from gateway.token_store import Account, TokenStore
@@ -38,6 +39,7 @@ class Runtime:
     templates: list[dict[str, Any]]
     store: TokenStore = field(init=False)
     quota: QuotaBook = field(default_factory=QuotaBook)
+    headroom: HeadroomBook = field(default_factory=HeadroomBook)
     _http: httpx.AsyncClient | None = None
     _synced: tuple[int, int] = (-1, -1)
     _task: asyncio.Task | None = None
@@ -54,12 +56,15 @@ class Runtime:
             refresh_leads={p.name: p.refresh_lead_seconds for p in self.providers},
         )
         self.quota = QuotaBook(shared_dir=self.settings.auth_path)
-        self.selector = Selector(strategy=self.settings.routing_strategy)
+        self.headroom = HeadroomBook(shared_dir=self.settings.auth_path, read=self._usage_reading)
+        self.selector = Selector(strategy=self.settings.routing_strategy, room=self.headroom.room,
+                                 soft_limit=self.settings.soft_limit_percent)
         self.pool_names = pool_model_names(self.templates, self.api_bases)
         self.usage = UsageBook.load(self.settings.auth_path / USAGE_FILE)
         self.store.scan()
         self.store.sweep_temp_files()
         self.quota.load_shared()
+        self.headroom.load_shared()
         self._config_mtime = self._config_stamp()
 
     # ---- providers -----------------------------------------------------------------------------
@@ -86,6 +91,10 @@ class Runtime:
             return await self.providers[name].refresh(self.http, refresh_token, self._stored(refresh_token))
 
         return refresh
+
+    def _usage_reading(self, provider: str, headers: Any) -> Any:
+        found = self.providers.get(provider)
+        return found.usage_from_headers(headers) if found is not None else None
 
     # ---- models --------------------------------------------------------------------------------
     def provider_for_model(self, model: str) -> str | None:
@@ -163,12 +172,13 @@ class Runtime:
             return False
         old = self.settings
         self.settings = replace(new, host=old.host, port=old.port, auth_dir=old.auth_dir)
-        for name in ("api_keys", "request_retry", "routing_strategy", "debug"):
+        for name in ("api_keys", "request_retry", "routing_strategy", "soft_limit_percent", "debug"):
             if getattr(old, name) != getattr(new, name):
                 log.info("config reloaded: %s changed", name.replace("_", "-"))
         if old.amp != new.amp:
             log.info("config reloaded: amp settings changed (upstream-url %s -> %s)", old.amp.upstream_url or "-", new.amp.upstream_url or "-")
         self.selector.strategy = new.routing_strategy
+        self.selector.soft_limit = new.soft_limit_percent
         providers_changed = old.providers != new.providers
         if providers_changed:
             self.providers = registry.configure(new.providers)
@@ -213,6 +223,7 @@ class Runtime:
             try:
                 self.refresh_accounts(force=True)
                 self.quota.load_shared()
+                self.headroom.load_shared()
                 self.reload_config_if_changed()
                 for acct in self.store.due_for_refresh():
                     lead = self.store.refresh_leads.get(acct.provider, 3600.0)
@@ -221,6 +232,7 @@ class Runtime:
                     except Exception as exc:  # one account's failure must not stop the loop
                         log.warning("background refresh of %s failed: %s", acct.email, type(exc).__name__)
                 await self._save_usage()
+                await asyncio.to_thread(self.headroom.save_if_dirty)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -239,6 +251,7 @@ class Runtime:
         if self._task is not None:
             self._task.cancel()
         self.usage.save()
+        self.headroom.save_if_dirty()
         if self._http is not None:
             await self._http.aclose()
 

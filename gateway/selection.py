@@ -7,8 +7,13 @@ hook narrows them to one here:
 2. keep the highest `priority` tier (a numeric key in the credential file, default 0);
 3. a conversation stays on the account it started on while that account is usable (prompt caches
    and encrypted reasoning are per account);
-4. otherwise round-robin per model group (strict rotation, not a random shuffle), or fill-first
-   (always the first account by file name until it is blocked).
+4. otherwise round-robin per model group (strict rotation, not a random shuffle), fill-first
+   (always the first account by file name until it is blocked), or headroom: the account with the most
+   room left in its tightest usage window (gateway/headroom.py), leaving accounts past the soft limit
+   out while any other remains; equal room rotates like round-robin.
+
+Affinity wins over the strategy: a conversation stays on its account past the soft limit, until the
+account answers 429 (then it is blocked and left out in step 1, and the conversation moves).
 """
 
 from __future__ import annotations
@@ -29,9 +34,15 @@ class Candidate:
     priority: int
 
 
+def _no_usage(account_id: str) -> float:
+    return 100.0
+
+
 @dataclass
 class Selector:
     strategy: str = "round-robin"
+    room: Callable[[str], float] = _no_usage  # percent left in the account's tightest window
+    soft_limit: float = 90.0
     _cursor: dict[str, int] = field(default_factory=dict)
     _sessions: dict[str, tuple[str, float]] = field(default_factory=dict)
 
@@ -61,12 +72,25 @@ class Selector:
         if self.strategy == "fill-first":
             chosen = pool[0]
         else:
+            if self.strategy == "headroom":
+                pool = self._most_room(pool)
             n = self._cursor.get(group, 0)
             self._cursor[group] = n + 1
             chosen = pool[n % len(pool)]
         if key is not None:
             self._bind(key, chosen.account_id)
         return chosen
+
+    def _most_room(self, pool: list[Candidate]) -> list[Candidate]:
+        """The accounts with the most room, preferring those under the soft limit; when every account
+        is past it, still the one with most room (serving beats refusing before the hard limit)."""
+        rooms = {c.account_id: self.room(c.account_id) for c in pool}
+        floor = 100.0 - self.soft_limit
+        under = [c for c in pool if rooms[c.account_id] > floor]
+        pool = under or pool
+        best = max(rooms[c.account_id] for c in pool)
+        # within a point of the best counts as equal, so equally used accounts still take turns
+        return [c for c in pool if rooms[c.account_id] >= best - 1.0]
 
     def _bind(self, key: str, account_id: str) -> None:
         if len(self._sessions) >= MAX_SESSIONS:

@@ -9,10 +9,11 @@ from typing import Any, Mapping
 
 import httpx
 
-from custom_providers.claude import count_tokens, login_import, oauth, shaping
+from custom_providers.claude import usage_headers, count_tokens, login_import, oauth, shaping
 from custom_providers.claude.settings import ClaudeSettings
 from custom_providers.oauth_flow import PKCEPair
 from custom_providers.provider import LoginOptions, Provider
+from custom_providers.usage_reading import UsageReading
 
 # Output limits per Claude family (Anthropic's model table); first match wins, unknown names get the
 # conservative default so a client never asks for more than the model allows.
@@ -81,3 +82,6 @@ class ClaudeProvider(Provider):
         from custom_providers.claude.litellm_adapter import register
 
         register(self.settings)
+
+    def usage_from_headers(self, headers: Mapping[str, str]) -> UsageReading | None:
+        return usage_headers.parse_usage_headers(headers)

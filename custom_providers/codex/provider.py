@@ -9,10 +9,12 @@ from typing import Any, Mapping
 
 import httpx
 
-from custom_providers.codex import login_import, oauth, shaping
+from custom_providers.codex import usage_headers, login_import, oauth, shaping
+from custom_providers.codex import usage_screen as screen
 from custom_providers.codex.settings import CodexSettings
 from custom_providers.oauth_flow import PKCEPair
 from custom_providers.provider import LoginOptions, Provider
+from custom_providers.usage_reading import UsageReading, Window
 
 GPT_MAX_OUTPUT_TOKENS = 128000
 
@@ -28,6 +30,8 @@ class CodexProvider(Provider):
     device_login = True
     quota_error_type = "usage_limit_reached"
     settings_type = CodexSettings
+    usage_screen_paths = screen.PATHS
+    account_id_header = "chatgpt-account-id"
     settings: CodexSettings
 
     def output_token_limit(self, model: str) -> int:
@@ -70,3 +74,10 @@ class CodexProvider(Provider):
         from custom_providers.codex.litellm_adapter import register
 
         register(self.settings)
+
+    def usage_from_headers(self, headers: Mapping[str, str]) -> UsageReading | None:
+        return usage_headers.parse_usage_headers(headers)
+
+    def usage_screen(self, plan: str, five_hour: Window | None, weekly: Window | None, *, limit_reached: bool,
+                     now: float) -> dict[str, Any]:
+        return screen.usage_body(plan, five_hour, weekly, limit_reached=limit_reached, now=now)

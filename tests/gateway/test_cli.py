@@ -88,17 +88,29 @@ def test_accounts_lists_every_state_and_no_secret(tmp_path: Path, config: Path) 
     blocked_until = time.time() + 3600
     alice_id = Account(provider="claude", path=alice, data={}).id
     (auth / FILENAME).write_text(json.dumps({alice_id: blocked_until}))
+    bob_id = Account(provider="codex", path=auth / "codex-1a2b3c4d-bob@example.com-pro.json", data={}).id
+    now = time.time()
+    (auth / ".usage-snapshots.json").write_text(json.dumps({bob_id: {
+        "provider": "codex", "taken_at": now,
+        "five_hour": {"used_percent": 42.5, "resets_at": now + 2 * 3600 + 60, "window_minutes": 300},
+        "weekly": {"used_percent": 71, "resets_at": now - 60, "window_minutes": 10080}}}))
 
     result = run_cli("accounts", auth_dir=auth, config=config)
     assert result.returncode == 0, result.stderr
     lines = {line.split()[1]: line for line in result.stdout.splitlines()[1:]}
-    assert result.stdout.splitlines()[0].split() == ["PROVIDER", "EMAIL", "STATE", "PLAN", "TOKEN", "EXPIRES"]
+    assert result.stdout.splitlines()[0].split() == ["PROVIDER", "EMAIL", "STATE", "PLAN", "5-HOUR", "WEEKLY",
+                                                     "TOKEN", "EXPIRES"]
     assert set(lines) == {"alice@example.com", "bob@example.com", "carol@example.com", "dave@example.com",
                           "erin@example.com"}
     assert "blocked until " + time.strftime("%Y-%m-%d %H:%M", time.localtime(blocked_until)) in lines["alice@example.com"]
     assert "(in 5.0 h)" in lines["alice@example.com"] or "(in 4.9 h)" in lines["alice@example.com"]
     assert lines["bob@example.com"].split()[:4] == ["codex", "bob@example.com", "ok", "pro"]
     assert "(in 3.0 d)" in lines["bob@example.com"]
+    # the upstream's last usage reading: 42.5 % of the 5-hour window; the weekly window has reset since
+    # (71 % a minute before its reset), so it is estimated at 0 % with the next reset a week on
+    assert "42.5% (resets in 2.0 h)" in lines["bob@example.com"]
+    assert "~0% (resets in 7.0 d)" in lines["bob@example.com"]
+    assert lines["carol@example.com"].split()[3:6] == ["-", "-", "-"]  # no plan, no answer seen yet
     assert "needs-login" in lines["carol@example.com"]
     assert "disabled" in lines["dave@example.com"]
     assert "token expired; refreshes on use" in lines["erin@example.com"]

@@ -174,3 +174,16 @@ def test_unreadable_config_files_are_config_errors(tmp_path: Path) -> None:
     listy.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="mapping"):
         read_yaml(listy)
+
+
+def test_headroom_strategy_and_soft_limit() -> None:
+    s = settings({"gateway": {"routing-strategy": "headroom", "quota": {"soft-limit-percent": 75}}})
+    assert s.routing_strategy == "headroom" and s.soft_limit_percent == 75.0
+    assert settings({}).soft_limit_percent == 90.0
+    for bad in (0, 101, "lots"):
+        with pytest.raises(ConfigError, match="soft-limit-percent"):
+            settings({"gateway": {"quota": {"soft-limit-percent": bad}}})
+    with pytest.raises(ConfigError, match="gateway.quota"):
+        settings({"gateway": {"quota": {"soft-limit": 80}}})
+    with pytest.raises(ConfigError, match="gateway.quota"):
+        settings({"gateway": {"quota": "90"}})

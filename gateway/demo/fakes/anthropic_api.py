@@ -37,6 +37,7 @@ from gateway.demo.fakes.anthropic_replies import Signer, build_message, long_str
 from gateway.demo.fakes.anthropic_rules import check_messages_request, check_required, check_version
 from gateway.demo.fakes.recorder import Recorded, Recorder
 from gateway.demo.fakes.tokens import TokenBook, TokenStatus
+from gateway.demo.fakes.usage_meter import UsageMeter, anthropic_headers
 
 OAUTH_BETA = "oauth-2025-04-20"
 EXPIRED_MESSAGE = "OAuth token has expired. Please obtain a new token or refresh your existing token."
@@ -94,8 +95,9 @@ def _betas(request: Request) -> set[str]:
 
 class AnthropicFake:
     def __init__(self, book: TokenBook, *, require_claude_code_identity: bool = True,
-                 signing_key: bytes | None = None) -> None:
+                 signing_key: bytes | None = None, meter: UsageMeter | None = None) -> None:
         self.book = book
+        self.meter = meter or UsageMeter()
         self.require_claude_code_identity = require_claude_code_identity
         self.recorder = Recorder()
         self.signer = Signer(signing_key) if signing_key else Signer()
@@ -164,8 +166,20 @@ class AnthropicFake:
             check_version(request.headers.get("anthropic-version"))
         return raw, item
 
-    def _headers(self, request_id: str) -> dict[str, str]:
-        return {"request-id": request_id, **_ratelimit_headers("allowed", int(time.time()) + _FIVE_HOURS)}
+    def _headers(self, request_id: str, account: str | None) -> dict[str, str]:
+        if account is None:
+            return {"request-id": request_id, **_ratelimit_headers("allowed", int(time.time()) + _FIVE_HOURS)}
+        return {"request-id": request_id, **anthropic_headers(self.meter.charge(account))}
+
+    def _limit_reached(self, account: str | None, request_id: str) -> Response | None:
+        """429 once a usage window of the account is full, as the real API refuses a spent subscription."""
+        reading = self.meter.full(account) if account else None
+        if reading is None:
+            return None
+        error = ApiError(429, "This request would exceed your account's rate limit. Please try again later.")
+        extra = anthropic_headers(reading, rejected=True)
+        extra["retry-after"] = str(max(1, int(reading.full_reset - time.time())))
+        return self._error(error, request_id, extra)
 
     def _error(self, error: ApiError, request_id: str, extra: dict[str, str] | None = None) -> Response:
         headers = {"request-id": request_id, "x-should-retry": "true" if error.status >= 500 else "false"}
@@ -200,6 +214,9 @@ class AnthropicFake:
             await asyncio.sleep(float(reply.get("delay", 1.0 if slow else 0)))
             if int(reply.get("status", 500 if reply.get("mode") == "gzip_error" else 200)) >= 400:
                 return self._scripted_error(reply, request_id)
+            limited = self._limit_reached(item.account, request_id)
+            if limited is not None:
+                return limited
             body = check_messages_request(
                 _parse(raw), oauth=True, require_identity=self.require_claude_code_identity,
                 betas=_betas(request), signer=self.signer)
@@ -211,7 +228,7 @@ class AnthropicFake:
             return Response(b"")
         message = build_message(body, self.signer, input_tokens=max(1, len(raw) // 4),
                                 redacted=bool(reply.get("redacted_thinking")), text_override=reply.get("text"))
-        headers = self._headers(request_id)
+        headers = self._headers(request_id, item.account)
         if not body.get("stream"):
             if mode == "malformed_sse":
                 return Response(b'{"id": "msg_01", "type": "mess', media_type="application/json", headers=headers)

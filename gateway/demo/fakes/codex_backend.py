@@ -37,8 +37,10 @@ from typing import Any, Awaitable, Callable
 
 from gateway.demo.fakes.recorder import Recorded, Recorder
 from gateway.demo.fakes.tokens import TokenBook, TokenStatus
+from gateway.demo.fakes.usage_meter import UsageMeter, codex_headers
 
 PATH = "/backend-api/codex/responses"
+USAGE_PATH = "/backend-api/wham/usage"
 UNSUPPORTED = (
     "max_output_tokens", "max_completion_tokens", "max_tokens", "temperature", "top_p", "metadata", "user",
     "truncation", "context_management", "safety_identifier", "stream_options", "prompt_cache_retention",
@@ -50,8 +52,10 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class CodexBackendFake:
-    def __init__(self, book: TokenBook, *, text: str = DEFAULT_TEXT, chunk_chars: int = 8) -> None:
+    def __init__(self, book: TokenBook, *, text: str = DEFAULT_TEXT, chunk_chars: int = 8,
+                 meter: UsageMeter | None = None) -> None:
         self.book = book
+        self.meter = meter or UsageMeter()
         self.recorder = Recorder()
         self.text = text
         self.chunk_chars = chunk_chars
@@ -114,6 +118,8 @@ class CodexBackendFake:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         item = Recorded(scope["method"], scope["path"], scope.get("query_string", b"").decode(), headers, body)
         self.recorder.record(item)
+        if scope["path"] == USAGE_PATH and scope["method"] == "GET":
+            return await self._usage(send, headers)
         if scope["path"] != PATH or scope["method"] != "POST":
             return await _json(send, 404, {"detail": "Not Found"})
 
@@ -135,7 +141,36 @@ class CodexBackendFake:
             return await _json(send, 400, refusal)
 
         reply = self.recorder.next_reply(grant.email) or self._modes.get(grant.email) or self._modes.get(None) or {}
+        full = self.meter.full(grant.email)
+        if full is not None and int(reply.get("status", 200)) < 400:
+            # a spent subscription: usage_limit_reached with the reset of the full window
+            reply = {"status": 429, "resets_at": int(full.full_reset), "headers": codex_headers(full)}
+        elif int(reply.get("status", 200)) < 400 and reply.get("mode") not in ("cut_before", "gzip_error"):
+            reply = dict(reply, usage_headers=codex_headers(self.meter.charge(grant.email)))
         await self._answer(send, req, grant.account_id, reply)
+
+    async def _usage(self, send: Send, headers: dict[str, str]) -> None:
+        """GET /backend-api/wham/usage: what Codex CLI's /status reads, in the backend's shape."""
+        token = headers.get("authorization", "").removeprefix("Bearer ").strip()
+        status, grant = self.book.check(token)
+        if status is not TokenStatus.VALID or grant is None:
+            return await _json(send, 401, _auth_error("token_invalidated", "Provided authentication token is invalid."))
+        reading = self.meter.read(grant.email)
+        now = time.time()
+
+        def window(used: float, minutes: int, reset: float) -> dict[str, int]:
+            return {"used_percent": int(round(used)), "limit_window_seconds": minutes * 60,
+                    "reset_after_seconds": max(0, int(reset - now)), "reset_at": int(reset)}
+
+        await _json(send, 200, {
+            "plan_type": "plus",
+            "rate_limit": {
+                "allowed": reading.full is None, "limit_reached": reading.full is not None,
+                "primary_window": window(reading.five_hour_used, reading.five_hour_minutes, reading.five_hour_reset),
+                "secondary_window": window(reading.weekly_used, reading.weekly_minutes, reading.weekly_reset),
+            },
+            "credits": {"has_credits": False, "unlimited": False, "balance": "0"},
+        })
 
     # ---- validation ----------------------------------------------------------------------------------
     def _refuse(self, req: dict[str, Any], account_id: str) -> dict[str, Any] | None:
@@ -214,8 +249,9 @@ class CodexBackendFake:
             return await _drop(send)
         if mode == "slow_first_byte":
             await asyncio.sleep(float(reply.get("delay", 1.0)))
+        usage = [(k.encode(), v.encode()) for k, v in (reply.get("usage_headers") or {}).items()]
         await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]})
+                    "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"), *usage]})
         if mode == "malformed_sse":
             await _chunk(send, b"event: response.created\ndata: {not json at all\n\n")
             return await _chunk(send, b"data: <<<garbage>>>\n\n", last=True)
