@@ -101,6 +101,12 @@ class Selector:
         self._sessions[key] = (account_id, time.monotonic() + SESSION_TTL)
 
 
+    def bound_account(self, provider: str, session: str) -> str | None:
+        """The account a conversation lives on (gateway/usage_screens.py shows that account's usage)."""
+        bound = self._sessions.get(f"{provider}::{session}")
+        return bound[0] if bound and bound[1] > time.monotonic() else None
+
+
 def candidates_from(
     deployments: list[dict[str, Any]], describe: Callable[[str], tuple[str, int] | None]
 ) -> list[Candidate]:

@@ -224,7 +224,9 @@ def test_wham_usage_answers_from_the_pinned_account_or_the_pool(hr, accts, codex
     # the exact request Codex CLI sends for /status with chatgpt_base_url pointing at the gateway
     headers = {"authorization": "Bearer the-cli-own-token", "user-agent": "codex_cli_rs/0.169.0", "session-id": "status-1",
                "accept": "application/json"}
-    body = httpx.get(hr.url + "/backend-api/wham/usage", headers=headers).json()
+    answer = httpx.get(hr.url + "/backend-api/wham/usage", headers=headers)
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/json", answer.text
+    body = answer.json()
     check_codex_usage_shape(body)
     reading = meter.read(pinned_to.email)
     assert body["rate_limit"]["primary_window"]["used_percent"] == round(reading.five_hour_used)

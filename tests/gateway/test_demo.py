@@ -111,7 +111,7 @@ def test_amp_management_routes_do_not_reach_ampcode(demo: GatewayProcess) -> Non
 def test_stopping_removes_the_temporary_auth_dir(demo: GatewayProcess) -> None:
     """Last in the module: it stops the shared demo process."""
     auth_dir = Path(re.search(r"temporary auth-dir (\S+) ", demo.log_text()).group(1))
-    assert sorted(p.name for p in auth_dir.glob("*.json")) == [
+    assert sorted(p.name for p in auth_dir.glob("*.json") if not p.name.startswith(".")) == [  # state files are dotfiles
         "claude-claude-demo1@example.com.json", "claude-claude-demo2@example.com.json",
         "codex-codex-demo1@example.com.json", "codex-codex-demo2@example.com.json",
     ]

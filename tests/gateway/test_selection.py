@@ -58,3 +58,10 @@ def test_a_conversation_stays_past_the_soft_limit_until_its_account_is_left_out(
 def test_round_robin_ignores_room() -> None:
     sel = Selector(strategy="round-robin", room={"a": 1.0, "b": 99.0}.__getitem__)
     assert [pick(sel, ("a", "b")) for _ in range(4)] == ["a", "b", "a", "b"]
+
+
+def test_the_account_a_conversation_lives_on() -> None:
+    sel = Selector(strategy="headroom", room={"a": 10.0, "b": 80.0}.__getitem__)
+    assert sel.bound_account("claude", "s1") is None
+    assert pick(sel, ("a", "b"), session="s1") == "b"
+    assert sel.bound_account("claude", "s1") == "b" and sel.bound_account("codex", "s1") is None
