@@ -1,6 +1,6 @@
 """Composition of the one-port server, outermost first:
 
-    request log ─► body limit ─► operator routes ─► client keys ─► usage screens ─► Amp routes
+    request log ─► drain ─► body limit ─► operator routes ─► client keys ─► usage screens ─► Amp routes
     ─► Codex-native alias ─► local routes ─► error rewrite ─► model routes (LiteLLM's Router,
     gateway/model_routes.py)
 
@@ -20,8 +20,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway import heap
+from gateway import drain, heap
 from gateway.body_limit import BodyLimit
+from gateway.drain import Drain
 from gateway.client_keys import ClientKeyCheck, authenticate
 from gateway.error_rewrite import ErrorRewrite
 from gateway.errors import dialect_for_path, error_body
@@ -129,5 +130,6 @@ def build_app(rt: Runtime, model_routes: ASGIApp) -> ASGIApp:
     app = ClientKeyCheck(app, lambda: rt.settings.api_keys, lambda path: path == "/health" or amp_exempt(path))
     app = OperatorRoutes(app, rt)
     app = BodyLimit(app, lambda: rt.settings.max_body_mb)
+    app = drain.active = Drain(app, on_stopped=drain.record_stopped(rt))
     app = RequestLog(app)
     return AfterStartup(app, rt)

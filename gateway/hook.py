@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from gateway import litellm_app  # noqa: F401  (sets LiteLLM's offline flags before it is imported)
 from custom_providers import client_request
-from gateway import request_context, request_log
+from gateway import drain, request_context, request_log
 from gateway.error_rewrite import clean_message
 from custom_providers.errors import RefreshFailed
 from custom_providers.provider import Failure
@@ -216,7 +216,8 @@ class GatewayHook(CustomLogger):
         # LiteLLM keeps the upstream's raw response head here on every route (the Anthropic Messages
         # stream included, where the success hook above sees no headers)
         rt.headroom.observe(acct_id, provider, kwargs.get("response_headers") or upstream_headers(response_obj))
-        rt.usage.record_success(acct_id, email, provider, model, tokens)
+        rt.usage.record_success(acct_id, email, provider, model, tokens,
+                                counted=drain.was_stopped(kwargs.get("litellm_call_id")))
         request_log.note_usage(kwargs.get("litellm_call_id"), email, model, tokens)
 
 

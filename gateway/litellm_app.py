@@ -13,6 +13,7 @@ in tests/contract/test_litellm_surface.py instead of in production.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from typing import Any
@@ -105,6 +106,17 @@ def install_router_patches() -> None:
     litellm_tuning.apply()
     if getattr(Router._time_to_sleep_before_retry, "__name__", "") != "no_sleep_for_subscriptions":
         Router._time_to_sleep_before_retry = _sleep_before_retry(Router._time_to_sleep_before_retry)  # type: ignore[method-assign]
+
+
+async def flush_success_events(timeout: float = 5.0) -> None:
+    """Wait for LiteLLM's logging worker to deliver the success events still queued (the hook
+    records usage from them), so a shutdown saves the statistics of every finished request."""
+    from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER
+
+    try:
+        await asyncio.wait_for(GLOBAL_LOGGING_WORKER.flush(), timeout)
+    except asyncio.TimeoutError:
+        pass
 
 
 def litellm_version() -> str:

@@ -118,6 +118,12 @@ def note_upstream_ms(ms: float) -> None:
         entry.upstream_ms += ms
 
 
+def current_call_id() -> str:
+    """LiteLLM's call id of the request being handled ("" before the first attempt)."""
+    entry = _entry.get()
+    return entry.call_id if entry is not None else ""
+
+
 def note_usage(call_id: Any, account: str, model: str, tokens: Tokens | None) -> None:
     """From the success event (any task): attach the usage; write the line if the response already ended."""
     entry = _by_call.get(str(call_id or ""))

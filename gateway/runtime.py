@@ -248,8 +248,14 @@ class Runtime:
             await asyncio.to_thread(self.usage.write, snapshot)
 
     async def aclose(self) -> None:
+        from gateway import litellm_app
+        from gateway.request_log import flush_parked
+
         if self._task is not None:
             self._task.cancel()
+        await litellm_app.flush_success_events()  # usage of the last requests, before it is saved
+        flush_parked(0)
+        self.usage.dirty = True  # the loop may have taken its last snapshot and been cancelled mid-write
         self.usage.save()
         self.headroom.save_if_dirty()
         if self._http is not None:

@@ -82,16 +82,16 @@ def stream_kind(path: str) -> str:
     return "chat"
 
 
-def closing_event(kind: str) -> bytes:
-    """The error event that ends a cut stream, in the dialect the client reads."""
+def closing_event(kind: str, message: str = CUT) -> bytes:
+    """The error event that ends a cut (or stopped) stream, in the dialect the client reads."""
     if kind == "anthropic":
-        data: dict[str, Any] = {"type": "error", "error": {"type": "api_error", "message": CUT}}
+        data: dict[str, Any] = {"type": "error", "error": {"type": "api_error", "message": message}}
         return b"event: error\ndata: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
     if kind == "responses":
         data = {"type": "response.failed", "response": {"object": "response", "status": "failed", "output": [],
-                                                         "error": {"code": "server_error", "message": CUT}}}
+                                                         "error": {"code": "server_error", "message": message}}}
         return b"event: response.failed\ndata: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
-    data = {"error": {"message": CUT, "type": "api_error", "param": None, "code": "upstream_unavailable"}}
+    data = {"error": {"message": message, "type": "api_error", "param": None, "code": "upstream_unavailable"}}
     return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
 
 

@@ -167,11 +167,14 @@ class UsageBook:
                 del self.hours[old]
         return bucket
 
-    def record_success(self, account_id: str, email: str, provider: str, model: str, tokens: Tokens | None) -> None:
+    def record_success(self, account_id: str, email: str, provider: str, model: str, tokens: Tokens | None,
+                       *, counted: bool = False) -> None:
+        """counted: the attempt was already recorded (a stream stopped at shutdown); add its tokens only."""
         cell = self._cell(account_id, email, provider, model)
-        cell.requests += 1
         bucket = self._hour()
-        bucket[0] += 1
+        if not counted:
+            cell.requests += 1
+            bucket[0] += 1
         if tokens is not None:
             cell.input += tokens.input
             cell.output += tokens.output
