@@ -28,6 +28,7 @@ from litellm.llms.openai.openai import OpenAIConfig
 from litellm.llms.openai.responses.transformation import OpenAIResponsesAPIConfig
 from litellm.types.llms.openai import ResponsesAPIResponse
 
+from custom_providers import client_request
 from custom_providers.codex import shaping
 from custom_providers.codex.settings import CodexSettings
 from custom_providers.codex.stream import StreamError, StreamIncomplete, aggregate
@@ -125,12 +126,21 @@ class CodexResponsesConfig(ChatGPTResponsesAPIConfig):
     def transform_responses_api_request(
         self, model: str, input: Any, response_api_optional_request_params: dict, litellm_params: Any, headers: dict
     ) -> dict:
-        request = OpenAIResponsesAPIConfig.transform_responses_api_request(
-            self, model, input, response_api_optional_request_params, litellm_params, headers
-        )
-        client_metadata = _param(litellm_params, "client_metadata")
-        if client_metadata is not None and "client_metadata" not in request:
-            request["client_metadata"] = client_metadata
+        client = client_request.current()
+        if client is not None and client.dialect == "responses":
+            # The client spoke Responses: its own JSON (unknown top-level fields included) rather than
+            # LiteLLM's list of known parameters; the entry's effort comes from the hook's `reasoning`.
+            request = client.body()
+            request["model"] = model
+            if response_api_optional_request_params.get("reasoning") is not None:
+                request["reasoning"] = response_api_optional_request_params["reasoning"]
+        else:  # a bridge (chat or Messages onto Responses): LiteLLM's translation
+            request = OpenAIResponsesAPIConfig.transform_responses_api_request(
+                self, model, input, response_api_optional_request_params, litellm_params, headers
+            )
+            client_metadata = _param(litellm_params, "client_metadata")
+            if client_metadata is not None and "client_metadata" not in request:
+                request["client_metadata"] = client_metadata
         body, self.short_to_original = shaping.shape_request(
             request, default_instructions=self.settings.default_instructions
         )
