@@ -2,8 +2,9 @@
 
 - /v1/models: only models some logged-in account serves, in OpenAI shape or, for Anthropic clients
   (an `anthropic-version` header or a claude-cli user agent), in Anthropic shape.
-- /v1/messages/count_tokens: Claude models with an account's token (LiteLLM's route skips the hook);
-  GPT models estimated locally (the Codex backend has no such endpoint).
+- /v1/messages/count_tokens: counted upstream with an account chosen, blocked and recorded like any
+  model call (gateway/count_tokens.py; LiteLLM's route skips the hook), or estimated locally when the
+  provider counts itself (Codex: the backend has no such endpoint).
 - /health: liveness without touching LiteLLM.
 - POST inference routes: the body's basic shape is checked first (gateway/request_shape.py), so a
   client mistake LiteLLM would crash on is a 400 in the caller's dialect, not a 500.
@@ -11,22 +12,19 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
-import httpx
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from amp.http_messages import replay_receive
 from custom_providers import client_request
-from custom_providers.provider import Provider
 from gateway import request_shape
-from gateway.errors import dialect_for_path, error_body, no_accounts_message, seconds_until
+from gateway.count_tokens import count_upstream
+from gateway.errors import dialect_for_path, error_body
 from gateway.runtime import Runtime
 
-log = logging.getLogger("subgate.routes")
 
 MODELS_PATHS = ("/v1/models", "/models")
 COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
@@ -144,38 +142,4 @@ class LocalRoutes:
         estimate = handler.estimate_tokens(body, model)
         if estimate is not None:
             return JSONResponse({"input_tokens": estimate})
-        return await self._upstream_count(handler, body, _headers(scope))
-
-    async def _upstream_count(self, handler: Provider, body: dict[str, Any], headers: dict[str, str]) -> Response:
-        provider = handler.name
-        accounts = [a for a in self.rt.usable_accounts(provider) if not self.rt.quota.is_blocked(a.id)]
-        if not accounts:
-            reset = self.rt.earliest_reset(provider)
-            if reset is not None:
-                secs = seconds_until(reset)
-                msg = f"All {handler.label} accounts are rate limited; the earliest resets in {secs} s."
-                return JSONResponse(error_body("anthropic", 429, msg), 429, headers={"Retry-After": str(secs)})
-            return JSONResponse(error_body("anthropic", 503, no_accounts_message(provider)), 503)
-        last: Response | None = None
-        for acct in accounts[:2]:
-            for _ in range(2):  # second pass after a 401 refresh
-                try:
-                    token = await self.rt.store.token(acct)
-                    upstream = await handler.count_tokens(self.rt.http, body, headers, token=token)
-                except httpx.HTTPError as exc:
-                    log.warning("count_tokens upstream error for %s: %s", acct.email, type(exc).__name__)
-                    last = JSONResponse(error_body("anthropic", 502, f"The {handler.label} API could not be reached."), 502)
-                    break
-                except Exception as exc:  # NeedsLogin, RefreshFailed
-                    last = JSONResponse(error_body("anthropic", 503, str(exc)), 503)
-                    break
-                if upstream.status_code == 401:
-                    last = Response(upstream.content, 401, media_type="application/json")
-                    try:
-                        await self.rt.store.refresh(acct, failed_token=token)
-                    except Exception:
-                        break
-                    continue
-                return Response(upstream.content, upstream.status_code, media_type="application/json")
-        assert last is not None
-        return last
+        return await count_upstream(self.rt, handler, model, body, _headers(scope))

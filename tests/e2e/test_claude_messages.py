@@ -227,3 +227,19 @@ def test_every_answer_says_how_long_the_gateway_itself_took(gateway, accounts, c
     # the upstream's 0.3 s is not the gateway's time
     assert float(answers[0].headers["x-subgate-overhead-ms"]) < 250
     assert float(answers[1].headers["x-subgate-overhead-ms"]) < 250
+
+
+def test_count_tokens_chooses_blocks_and_fails_over_like_every_route(gateway, accounts, claude_stack):
+    """A 429 on count_tokens blocks that account for the model routes too, and the count is served by
+    the next account (gateway/count_tokens.py uses the Selector and the quota book)."""
+    limited, other = accounts.add("claude"), accounts.add("claude")
+    claude_stack.api.set_mode(limited.email, {"status": 429, "reset_in": 3600})
+    for _ in range(3):
+        result = client(gateway).messages.count_tokens(model=MODEL, messages=[{"role": "user", "content": "count"}])
+        assert result.input_tokens > 0
+    suffix = "/v1/messages/count_tokens"
+    assert claude_stack.api.hits(limited.email, suffix) == 1  # tried once, then blocked
+    assert claude_stack.api.hits(other.email, suffix) == 3
+    client(gateway).messages.create(model=MODEL, max_tokens=20, messages=[{"role": "user", "content": "hi"}])
+    assert claude_stack.api.hits(limited.email) == 0  # the model route skips the blocked account too
+    assert claude_stack.api.hits(other.email) == 1

@@ -281,10 +281,14 @@ class AnthropicFake:
     async def _count_tokens(self, request: Request) -> Response:
         request_id = new_request_id()
         try:
-            raw, _ = await self._admit(request)
+            raw, recorded = await self._admit(request)
             check_required(_parse(raw), ("model", "messages"))
         except ApiError as error:
             return self._error(error, request_id)
+        with self._lock:  # an account's rate limit applies to counting too (status modes only)
+            mode = self._modes.get(recorded.account) or self._modes.get(None)
+        if mode is not None and "status" in mode:
+            return self._scripted_error(mode, request_id)
         return JSONResponse({"input_tokens": max(1, len(raw) // 4)}, headers={"request-id": request_id})
 
     async def _models(self, request: Request) -> Response:
