@@ -75,7 +75,8 @@ def amp_settings(section: Mapping[str, Any], flat: Mapping[str, Any], env: Mappi
     known = {f.name for f in fields(AmpSettings)}
     unknown = set(merged) - known
     if unknown:
-        raise AmpSettingsError(f"amp: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
+        raise AmpSettingsError(f"amp: unknown key(s) {sorted(k.replace('_', '-') for k in unknown)}; "
+                               f"known: {sorted(k.replace('_', '-') for k in known)}")
     out = AmpSettings()
     for key, value in merged.items():
         if key in _BOOLEAN_KEYS:

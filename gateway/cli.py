@@ -193,7 +193,19 @@ def _amp_setup(args: argparse.Namespace) -> int:
     else:
         print(f'Set "{AMP_URL_KEY}": "{url}" in {path} (other settings kept)')
     print(f"Alternative without the file: export AMP_URL={url}")
+    print(AMP_BUILDS)
     return 0
+
+
+# What each Amp build does with AMP_URL (README "Amp setup" has the evidence per npm version).
+AMP_BUILDS = """
+Which Amp builds run on your subscriptions:
+  - Builds that call the model themselves (/api/provider/...), such as @sourcegraph/amp@0.0.1767830505-ga62310
+    (January 2026), run on your Claude/ChatGPT accounts through this gateway.
+  - Current builds (@ampcode/cli, mid-2026 on) run the model on ampcode.com over a WebSocket (/actors/...):
+    the gateway only passes that through, and those turns are billed by Amp, not served by your subscriptions.
+  Check after one turn: an access-log line for /api/provider/anthropic/v1/messages with your account means
+  your subscription was used. To stay on it: npm install -g @sourcegraph/amp@0.0.1767830505-ga62310""".rstrip()
 
 
 def _doctor() -> int:

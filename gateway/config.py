@@ -226,8 +226,11 @@ def settings_from_yaml(
     known = {f.name for f in fields(GatewaySettings)} - {"amp", "remote_management", "providers", "config_path",
                                                          "provider_modules", "soft_limit_percent"}
     unknown = set(simple) - known
-    if unknown:
-        raise ConfigError(f"gateway: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
+    if unknown:  # named as the YAML spells them (api-keys), not as the code does
+        written = sorted(str(k) for k in section if snake_key(k) in unknown)
+        spelled = sorted({k.replace("_", "-") for k in known | {"amp", "remote_management", "quota", "provider_modules"}}
+                         | set(registry.names()))
+        raise ConfigError(f"gateway: unknown key(s) {written}; known: {spelled}")
     updates: dict[str, Any] = {}
     for key, value in simple.items():
         if key == "port" or key == "request_retry":

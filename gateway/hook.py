@@ -21,13 +21,14 @@ from gateway import drain, request_context, request_log
 from gateway.error_rewrite import clean_message
 from custom_providers.errors import RefreshFailed
 from custom_providers.provider import Failure
-from gateway.errors import NeedsLogin
+from gateway.errors import NeedsLogin, no_accounts_message
 from gateway.runtime import get_runtime
 from gateway.selection import candidates_from
 from gateway.session import session_id
 from gateway.usage import tokens_from
 
 import litellm  # noqa: E402
+from fastapi import HTTPException  # noqa: E402
 from litellm.integrations.custom_logger import CustomLogger  # noqa: E402
 
 log = logging.getLogger("subgate.hook")
@@ -64,6 +65,10 @@ class GatewayHook(CustomLogger):
         facts = request_context.current()
         facts.model = str(data.get("model") or "")
         facts.provider = rt.provider_for_model(facts.model)
+        if facts.provider and not rt.usable_accounts(facts.provider):
+            # Said here, not as LiteLLM's "Invalid model name" 400, so `litellm --config` tells how to log in too.
+            facts.no_account = True
+            raise HTTPException(status_code=503, detail=no_accounts_message(facts.provider))
         request = data.get("proxy_server_request")
         headers = request.get("headers") if isinstance(request, Mapping) else None
         facts.session_id = session_id(headers if isinstance(headers, Mapping) else {}, data)

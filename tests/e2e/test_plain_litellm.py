@@ -30,3 +30,14 @@ def test_responses_on_codex_pool(plain, accounts, codex_stack):
     sent = [x for x in codex_stack.api.recorder.requests if x.account == acct.email][-1]
     assert sent.headers["chatgpt-account-id"] == acct.grant.account_id
     assert sent.json()["reasoning"]["effort"] == "high"
+
+
+@pytest.mark.parametrize("path,body,provider", [
+    ("/v1/chat/completions", {"model": "gpt-5.1", "messages": [{"role": "user", "content": "hi"}]}, "codex"),
+    ("/v1/messages", {"model": MODEL, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}, "claude"),
+])
+def test_no_account_says_how_to_log_in(plain, accounts, path, body, provider):
+    reply = httpx.post(plain + path, json=body, timeout=30)
+    assert reply.status_code == 503
+    assert f"python -m gateway login {provider}" in reply.text
+    assert "Invalid model name" not in reply.text

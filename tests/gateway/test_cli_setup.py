@@ -47,6 +47,13 @@ def test_amp_setup_merges_amp_url_and_keeps_other_settings(tmp_path, config, cap
     assert "already has" in capsys.readouterr().out
 
 
+def test_amp_setup_says_which_amp_builds_use_the_subscriptions(tmp_path, config, capsys) -> None:
+    assert main(["amp-setup", "--path", str(tmp_path / "settings.json")]) == 0
+    out = capsys.readouterr().out
+    assert "@sourcegraph/amp@0.0.1767830505-ga62310" in out and "/api/provider/" in out
+    assert "billed by Amp" in out and "/actors/" in out
+
+
 def test_amp_setup_creates_the_file_and_refuses_a_broken_one(tmp_path, config, capsys) -> None:
     settings = tmp_path / "new" / "settings.json"
     assert main(["amp-setup", "--path", str(settings)]) == 0

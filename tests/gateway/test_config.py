@@ -103,14 +103,17 @@ def test_bad_port_in_env_is_a_config_error() -> None:
     "data, fragment",
     [
         ({"gateway": {"prot": 1}}, "prot"),
-        ({"gateway": {"amp": {"upstream-ur": "x"}}}, "upstream_ur"),
-        ({"amp-upstream-uri": "x"}, "upstream_uri"),
+        ({"gateway": {"amp": {"upstream-ur": "x"}}}, "'upstream-ur'"),
+        ({"amp-upstream-uri": "x"}, "'upstream-uri'"),
+        ({"gateway": {"api-kyes": ["k"]}}, "'api-kyes'"),
     ],
 )
 def test_unknown_keys_are_refused_by_name(data: dict, fragment: str) -> None:
+    """Named as the YAML spells them (hyphens), known keys too: `api-keys`, never `api_keys`."""
     with pytest.raises(ConfigError, match="unknown key") as info:
         settings(data)
     assert fragment in str(info.value)
+    assert "_" not in str(info.value).split("known:")[1]
 
 
 def test_wrong_types_are_refused() -> None:
