@@ -15,7 +15,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from amp.http_messages import replay_receive
@@ -23,6 +25,7 @@ from custom_providers import client_request
 from gateway import request_shape
 from gateway.count_tokens import count_upstream
 from gateway.errors import dialect_for_path, error_body
+from gateway.routing import MethodRoute
 from gateway.runtime import Runtime
 
 
@@ -83,31 +86,41 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
+class _Checked:
+    """The ASGI endpoint of one inference path: its body's shape is checked before the layer behind."""
+
+    def __init__(self, routes: "LocalRoutes", path: str) -> None:
+        self.routes = routes
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.routes.checked(scope, receive, send, self.path)
+
+
 class LocalRoutes:
     def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
         self.app = app
         self.rt = runtime
+        self.router = Router(routes=[
+            *(MethodRoute(path, self.models, methods=["GET"]) for path in MODELS_PATHS),
+            MethodRoute(COUNT_TOKENS_PATH, self.count_tokens, methods=["POST"]),
+            MethodRoute("/health", self.health, methods=["GET"]),
+            *(MethodRoute(path, _Checked(self, path), methods=["POST"]) for path in sorted(request_shape.CHECKED_PATHS)),
+        ], redirect_slashes=False, default=app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path, method = scope.get("path", ""), scope.get("method", "GET")
-            if method == "GET" and path in MODELS_PATHS:
-                self.rt.ensure_started()
-                self.rt.refresh_accounts()
-                body = models_body(self.rt, wants_anthropic_models(_headers(scope)))
-                await JSONResponse(body)(scope, receive, send)
-                return
-            if method == "POST" and path == COUNT_TOKENS_PATH:
-                response = await self.count_tokens(scope, receive)
-                await response(scope, receive, send)
-                return
-            if method == "GET" and path == "/health":
-                await JSONResponse({"status": "ok"})(scope, receive, send)
-                return
-            if method == "POST" and path in request_shape.CHECKED_PATHS:
-                await self.checked(scope, receive, send, path)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":  # lifespan and websockets belong to the layers behind
+            await self.app(scope, receive, send)
+            return
+        await self.router(scope, receive, send)
+
+    async def models(self, request: Request) -> Response:
+        self.rt.ensure_started()
+        self.rt.refresh_accounts()
+        return JSONResponse(models_body(self.rt, wants_anthropic_models(_headers(request.scope))))
+
+    async def health(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
 
     async def checked(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         """Refuse a body of the wrong shape; otherwise pass it on, parsed once for LiteLLM too."""
@@ -123,8 +136,8 @@ class LocalRoutes:
         scope = dict(scope, parsed_body=request_shape.litellm_parsed_body(body))
         await self.app(scope, replay_receive(raw, receive), send)
 
-    async def count_tokens(self, scope: Scope, receive: Receive) -> Response:
-        raw = await _read_body(receive)
+    async def count_tokens(self, request: Request) -> Response:
+        raw = await _read_body(request.receive)
         try:
             body = request_shape.parse(raw)
             request_shape.check(COUNT_TOKENS_PATH, body)
@@ -142,4 +155,4 @@ class LocalRoutes:
         estimate = handler.estimate_tokens(body, model)
         if estimate is not None:
             return JSONResponse({"input_tokens": estimate})
-        return await count_upstream(self.rt, handler, model, body, _headers(scope))
+        return await count_upstream(self.rt, handler, model, body, _headers(request.scope))

@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import tomllib
 from dataclasses import replace
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qsl
+from typing import Any, Awaitable, Callable
 
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.account_view import account_view
@@ -36,12 +36,13 @@ from gateway.config_file import hash_secret_in_file
 from gateway.management_auth import ManagementAuth, hash_secret, is_bcrypt_hash
 from gateway.management_oauth import LoginSessions, SessionError
 from gateway.management_settings import amp_setting, amp_view, api_keys
+from gateway.routing import MethodRoute
 
 log = logging.getLogger("subgate.management")
 
 PREFIX = "/v0/management"
 MAX_BODY = 1_000_000
-_ACCOUNT = re.compile(r"^accounts/([^/]+)(?:/(disable|enable))?$")
+_BODY = "subgate.management_body"  # the JSON body, read once before routing
 
 
 @lru_cache(maxsize=1)
@@ -96,14 +97,40 @@ async def _read_json(receive: Receive) -> tuple[bool, Any]:
         return False, None
 
 
+Handler = Callable[[Request, Any], Awaitable[tuple[int, Any]]]
+
+
 class ManagementApi:
+    """Auth, then the body read once, then the routes below (one Starlette route per operation)."""
+
     def __init__(self, rt: Any, auth: ManagementAuth) -> None:
         self.rt = rt
         self.auth = auth
         self.logins = LoginSessions(rt)
+        self.router = Router(routes=[
+            self._route("/accounts", self._accounts, ["GET"]),
+            self._route("/accounts/{ident}", self._account, ["GET", "DELETE", "PATCH"]),
+            self._route("/accounts/{ident}/disable", self._account, ["POST"]),
+            self._route("/accounts/{ident}/enable", self._account, ["POST"]),
+            self._route("/usage", self._usage, ["GET"]),
+            self._route("/{provider}-auth-url", self._auth_url, ["GET"]),
+            self._route("/oauth-callback", self._oauth_callback, ["POST"]),
+            self._route("/get-auth-status", self._auth_status, ["GET"]),
+            self._route("/oauth-session", self._cancel_login, ["DELETE"]),
+            self._route("/ampcode", self._ampcode, ["GET"]),
+            self._route("/ampcode/{setting}", self._amp_setting, ["GET", "PUT", "PATCH", "DELETE"]),
+            self._route("/api-keys", self._api_keys, ["GET", "PUT", "PATCH", "DELETE", "POST"]),
+        ], redirect_slashes=False, default=self._json(404, {"error": "not found"}))
 
     def _json(self, status: int, body: Any) -> Response:
         return JSONResponse(body, status_code=status, headers={"X-CPA-VERSION": subgate_version()})
+
+    def _route(self, path: str, handler: Handler, methods: list[str]) -> Route:
+        async def endpoint(request: Request) -> Response:
+            status, payload = await handler(request, request.scope.get(_BODY))
+            return self._json(status, payload)
+
+        return MethodRoute(PREFIX + path, endpoint, methods=methods)  # another method: 404, as the reference
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         refused = await self.auth.check_management(scope)
@@ -111,51 +138,27 @@ class ManagementApi:
             status, message = refused
             await self._json(status, {"error": message})(scope, receive, send)
             return
-        method = scope.get("method", "GET")
-        sub = scope.get("path", "")[len(PREFIX):].strip("/")
-        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         body = None
-        if method in ("POST", "PUT", "PATCH", "DELETE"):
+        if scope.get("method", "GET") in ("POST", "PUT", "PATCH", "DELETE"):
             ok, body = await _read_json(receive)
             if not ok:
                 await self._json(400, {"error": "invalid body"})(scope, receive, send)
                 return
-        status, payload = await self.handle(method, sub, query, body)
-        await self._json(status, payload)(scope, receive, send)
+        sub = scope.get("path", "")[len(PREFIX):].strip("/")
+        await self.router({**scope, "path": f"{PREFIX}/{sub}", _BODY: body}, receive, send)
 
-    async def handle(self, method: str, sub: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
-        rt = self.rt
-        if sub == "accounts" and method == "GET":
-            return 200, {"accounts": [account_view(rt, a) for a in rt.store.accounts()]}
-        match = _ACCOUNT.match(sub)
-        if match:
-            return self._account(method, match.group(1), match.group(2), body)
-        if sub == "usage" and method == "GET":
-            return 200, {"usage": rt.usage.as_dict(), "models": {m: t.as_dict() for m, t in rt.usage.by_model().items()}}
-        if sub.endswith("-auth-url") and method == "GET":
-            provider = rt.providers.named(sub.removesuffix("-auth-url"))
-            if provider is not None:
-                return 200, self.logins.start(provider.name)
-        if sub == "oauth-callback" and method == "POST":
-            try:
-                return 200, await self.logins.finish(body if isinstance(body, dict) else {})
-            except SessionError as exc:
-                return exc.status, {"status": "error", "error": str(exc)}
-        if sub == "get-auth-status" and method == "GET":
-            return 200, self.logins.status(query.get("state", ""))
-        if sub == "oauth-session" and method == "DELETE":
-            found = self.logins.cancel(query.get("state", ""))
-            return (200, {"status": "ok"}) if found else (404, {"error": "unknown or expired state"})
-        if sub == "ampcode" and method == "GET":
-            return 200, {"ampcode": amp_view(rt)}
-        if sub.startswith("ampcode/") and method in ("GET", "PUT", "PATCH", "DELETE"):
-            return amp_setting(rt, method, sub[len("ampcode/"):], body)
-        if sub == "api-keys":
-            return api_keys(rt, method, body, query)
-        return 404, {"error": "not found"}
+    # ---- accounts and usage ----------------------------------------------------------------------
+    async def _accounts(self, request: Request, body: Any) -> tuple[int, Any]:
+        return 200, {"accounts": [account_view(self.rt, a) for a in self.rt.store.accounts()]}
 
-    def _account(self, method: str, ident: str, action: str | None, body: Any) -> tuple[int, Any]:
-        rt = self.rt
+    async def _usage(self, request: Request, body: Any) -> tuple[int, Any]:
+        usage = self.rt.usage
+        return 200, {"usage": usage.as_dict(), "models": {m: t.as_dict() for m, t in usage.by_model().items()}}
+
+    async def _account(self, request: Request, body: Any) -> tuple[int, Any]:
+        rt, method = self.rt, request.method
+        ident = request.path_params["ident"]
+        action = request.url.path.rsplit("/", 1)[-1] if method == "POST" else None
         acct = next((a for a in rt.store.accounts()
                      if ident in (a.id, a.path.name) or a.email.lower() == ident.lower()), None)
         if acct is None:
@@ -167,15 +170,45 @@ class ManagementApi:
             rt.quota.clear(acct.id, label=acct.email)
             log.info("management: account %s %s deleted", acct.provider, acct.email)
             return 200, {"status": "ok"}
-        if action is not None and method == "POST":
+        if action is not None:
             disabled = action == "disable"
-        elif action is None and method == "PATCH" and isinstance(body, dict) and isinstance(body.get("disabled"), bool):
+        elif isinstance(body, dict) and isinstance(body.get("disabled"), bool):
             disabled = body["disabled"]
         else:
             return 400, {"error": "invalid body"}
         rt.store.update_fields(acct, {"disabled": disabled})
         log.info("management: account %s %s %s", acct.provider, acct.email, "disabled" if disabled else "enabled")
         return 200, {"status": "ok"}
+
+    # ---- logins ----------------------------------------------------------------------------------
+    async def _auth_url(self, request: Request, body: Any) -> tuple[int, Any]:
+        provider = self.rt.providers.named(request.path_params["provider"])
+        if provider is None:
+            return 404, {"error": "not found"}
+        return 200, self.logins.start(provider.name)
+
+    async def _oauth_callback(self, request: Request, body: Any) -> tuple[int, Any]:
+        try:
+            return 200, await self.logins.finish(body if isinstance(body, dict) else {})
+        except SessionError as exc:
+            return exc.status, {"status": "error", "error": str(exc)}
+
+    async def _auth_status(self, request: Request, body: Any) -> tuple[int, Any]:
+        return 200, self.logins.status(request.query_params.get("state", ""))
+
+    async def _cancel_login(self, request: Request, body: Any) -> tuple[int, Any]:
+        found = self.logins.cancel(request.query_params.get("state", ""))
+        return (200, {"status": "ok"}) if found else (404, {"error": "unknown or expired state"})
+
+    # ---- settings --------------------------------------------------------------------------------
+    async def _ampcode(self, request: Request, body: Any) -> tuple[int, Any]:
+        return 200, {"ampcode": amp_view(self.rt)}
+
+    async def _amp_setting(self, request: Request, body: Any) -> tuple[int, Any]:
+        return amp_setting(self.rt, request.method, request.path_params["setting"], body)
+
+    async def _api_keys(self, request: Request, body: Any) -> tuple[int, Any]:
+        return api_keys(self.rt, request.method, body, dict(request.query_params))
 
 
 class OperatorRoutes:
