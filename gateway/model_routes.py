@@ -24,6 +24,8 @@ turns it into `x-subgate-overhead-ms`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 import uuid
 from dataclasses import dataclass
@@ -157,12 +159,13 @@ class ModelRoutes:
             await _send_error(send, exc)
             return
         if _is_stream(response):
-            await self._stream(send, route, response, metadata, requested)
+            await self._stream(send, receive, route, response, metadata, requested)
             return
         request_log.note_upstream_ms(upstream_ms(metadata))
         await _send_json(send, 200, _payload(response, requested), _upstream_headers(response))
 
-    async def _stream(self, send: Send, route: Route, stream: Any, metadata: Mapping[str, Any], requested: str) -> None:
+    async def _stream(self, send: Send, receive: Receive, route: Route, stream: Any, metadata: Mapping[str, Any],
+                      requested: str) -> None:
         iterator: AsyncIterator[Any] = stream.__aiter__()
         waited = time.perf_counter()
         try:
@@ -175,19 +178,41 @@ class ModelRoutes:
             await _close(stream)
             return
         request_log.note_upstream_ms(upstream_ms(metadata) + (time.perf_counter() - waited) * 1000.0)
-        frame = _frame_writer(route, requested)
         await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *_upstream_headers(stream)]})
+        # A client that hangs up ends the upstream call too (Claude Code's Esc, a closed tab): the relay
+        # runs as a task that is cancelled when the disconnect arrives.
+        pump = asyncio.ensure_future(_relay(send, route, iterator, first, _frame_writer(route, requested)))
+        gone = asyncio.ensure_future(_disconnected(receive))
         try:
-            if first is not None:
-                await send({"type": "http.response.body", "body": frame(first), "more_body": True})
-                async for chunk in iterator:
-                    await send({"type": "http.response.body", "body": frame(chunk), "more_body": True})
-            tail = b"" if route is MESSAGES else _DONE
-        except Exception as exc:
-            tail = _stream_error(route, exc)
+            await asyncio.wait((pump, gone), return_when=asyncio.FIRST_COMPLETED)
         finally:
+            for task in (pump, gone):
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
             await _close(stream)
-        await send({"type": "http.response.body", "body": tail})
+        if pump.done() and not pump.cancelled():
+            pump.result()
+
+
+async def _relay(send: Send, route: Route, iterator: AsyncIterator[Any], first: Any, frame: Any) -> None:
+    try:
+        if first is not None:
+            await send({"type": "http.response.body", "body": frame(first), "more_body": True})
+            async for chunk in iterator:
+                await send({"type": "http.response.body", "body": frame(chunk), "more_body": True})
+        tail = b"" if route is MESSAGES else _DONE
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        tail = _stream_error(route, exc)
+    await send({"type": "http.response.body", "body": tail})
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 # ---- request -------------------------------------------------------------------------------------

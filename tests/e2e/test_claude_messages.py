@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+import time
 
 import anthropic
 import httpx
@@ -243,3 +244,18 @@ def test_count_tokens_chooses_blocks_and_fails_over_like_every_route(gateway, ac
     client(gateway).messages.create(model=MODEL, max_tokens=20, messages=[{"role": "user", "content": "hi"}])
     assert claude_stack.api.hits(limited.email) == 0  # the model route skips the blocked account too
     assert claude_stack.api.hits(other.email) == 1
+
+
+def test_a_client_that_hangs_up_ends_the_upstream_stream(gateway, accounts, claude_stack):
+    acct = accounts.add("claude")
+    claude_stack.api.set_mode(acct.email, {"mode": "long_stream", "events": 200, "interval": 0.05})  # ~10 s
+    body = {"model": MODEL, "max_tokens": 32000, "stream": True, "messages": [{"role": "user", "content": "x"}]}
+    claude_stack.api.streamed.pop(acct.email, None)
+    with httpx.stream("POST", gateway.url + "/v1/messages", json=body, timeout=30) as r:
+        next(r.iter_bytes())  # the first events arrived; now the client goes away
+    deadline = time.monotonic() + 4
+    while acct.email not in claude_stack.api.streamed and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sent = claude_stack.api.streamed.get(acct.email)
+    assert sent is not None, "the upstream stream was still running after the client left"
+    assert sent.count(b"event: content_block_delta") < 100
