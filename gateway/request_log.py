@@ -166,8 +166,11 @@ class RequestLog:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or path.startswith(QUIET_PATHS):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if path.startswith(QUIET_PATHS):  # not logged, but timed like every answer
+            await self.app(scope, receive, _timed(send, time.monotonic()))
             return
         entry = AccessEntry(f"{_PREFIX}-{next(_ids):06d}", scope.get("method", ""), path, time.monotonic())
         _entry.set(entry)
@@ -195,6 +198,15 @@ class RequestLog:
             raise
         finally:
             _finish(entry)
+
+
+def _timed(send: Send, started: float) -> Send:
+    async def send_wrapper(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            overhead = f"{(time.monotonic() - started) * 1000.0:.2f}".encode()
+            message = {**message, "headers": [*message.get("headers", []), (b"x-subgate-overhead-ms", overhead)]}
+        await send(message)
+    return send_wrapper
 
 
 def upstream_error_text(exc: BaseException) -> str:

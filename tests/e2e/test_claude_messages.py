@@ -221,7 +221,8 @@ def test_every_answer_says_how_long_the_gateway_itself_took(gateway, accounts, c
         httpx.post(url, json={**body, "stream": stream}, timeout=30)
     claude_stack.api.set_mode(acct.email, {"delay": 0.3})
     answers = [httpx.post(url, json=body, timeout=30), httpx.post(url, json={**body, "stream": True}, timeout=30),
-               httpx.post(url, json={"model": MODEL}, timeout=30), httpx.get(gateway.url + "/v1/models")]
+               httpx.post(url, json={"model": MODEL}, timeout=30), httpx.get(gateway.url + "/v1/models"),
+               httpx.get(gateway.url + "/health")]
     for answer in answers:
         overhead = float(answer.headers["x-subgate-overhead-ms"])
         assert 0 <= overhead < answer.elapsed.total_seconds() * 1000
