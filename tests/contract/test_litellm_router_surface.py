@@ -35,11 +35,18 @@ def test_built_router_takes_the_yaml_settings_and_registers_the_hook():
 
     config = {"litellm_settings": {"callbacks": "gateway.hook.proxy_hook", "drop_params": True},
               "router_settings": {"routing_strategy": "simple-shuffle", "cooldown_time": 7}}
-    router = router_setup.build_router(config)
-    assert router.cooldown_time == 7 and router.model_list == []
-    assert proxy_hook in litellm.callbacks and litellm.callbacks.count(proxy_hook) == 1
-    router_setup.build_router(config)  # a second build does not register the hook twice
-    assert litellm.callbacks.count(proxy_hook) == 1
+    saved = {name: list(getattr(litellm, name)) for name in ("callbacks", "_async_success_callback",
+                                                             "_async_failure_callback", "success_callback",
+                                                             "failure_callback", "input_callback")}
+    try:
+        router = router_setup.build_router(config)
+        assert router.cooldown_time == 7 and router.model_list == []
+        assert proxy_hook in litellm.callbacks and litellm.callbacks.count(proxy_hook) == 1
+        router_setup.build_router(config)  # a second build does not register the hook twice
+        assert litellm.callbacks.count(proxy_hook) == 1
+    finally:  # the hook would filter every later test's Router down to the gateway's accounts (none)
+        for name, value in saved.items():
+            setattr(litellm, name, value)
 
 
 def test_upstream_time_is_recorded_per_http_call_in_the_call_metadata():
