@@ -45,7 +45,7 @@ def test_bodies_that_are_not_objects(path: str, raw: bytes, words: str) -> None:
     ("/v1/messages", {"model": "m", "messages": [None]}, "messages.0"),
     ("/v1/messages", {"model": "m", "messages": [], "max_tokens": True}, "max_tokens"),
     ("/v1/messages", {"model": "m", "messages": [], "max_tokens": "64"}, "max_tokens"),
-    ("/v1/messages", {"model": "m", "messages": [], "system": 3}, "system"),
+    ("/v1/messages", {"model": "m", "messages": [], "max_tokens": 1, "system": 3}, "system"),
     ("/v1/chat/completions", {"model": "m", "messages": [], "stream": "yes"}, "stream"),
     ("/v1/chat/completions", {"model": "m", "messages": [], "tools": True}, "tools"),
     ("/v1/chat/completions", {"model": "m", "messages": [], "tools": ["x"]}, "tools.0"),
