@@ -1,4 +1,8 @@
-"""The gateway's live state in one object: settings, accounts, quota blocks, and the router sync.
+"""The gateway's live state: settings, providers, accounts, quota blocks and model pools.
+
+The jobs around it live in their own modules: keeping LiteLLM's router in step with the accounts
+(gateway/router_sync.py), applying edits of the YAML (gateway/config_reload.py) and the background
+loop that refreshes tokens and saves usage (gateway/background.py).
 
 LiteLLM instantiates the hook from a dotted path in the YAML, so the hook cannot be handed its state;
 it asks `get_runtime()`. Both entry points build it in gateway/startup.py before LiteLLM builds its
@@ -7,30 +11,24 @@ Router.
 
 from __future__ import annotations
 
-import asyncio
 import fnmatch
-import logging
-import os
 import time
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 import httpx
 
 from custom_providers.registry import Providers, registry
-from gateway.config import ConfigError, GatewaySettings, load_settings, read_yaml, settings_from_yaml
-from gateway.deployments import expand, pool_model_names
+from gateway.background import SCAN_INTERVAL, BackgroundTasks
+from gateway.config import GatewaySettings, read_yaml
+from gateway.config_reload import ConfigWatch
+from gateway.deployments import pool_model_names
 from gateway.headroom import HeadroomBook
 from gateway.quota import QuotaBook
+from gateway.router_sync import RouterSync
 from gateway.selection import Selector
 from gateway.token_store import Account, TokenStore
 from gateway.usage import USAGE_FILE, UsageBook
-
-log = logging.getLogger("subgate")
-
-SCAN_INTERVAL = float(os.environ.get("SUBGATE_SCAN_INTERVAL", "5"))
-
 
 @dataclass
 class Runtime:
@@ -41,11 +39,11 @@ class Runtime:
     quota: QuotaBook = field(default_factory=QuotaBook)
     headroom: HeadroomBook = field(default_factory=HeadroomBook)
     _http: httpx.AsyncClient | None = None
-    _synced: tuple[int, int] = (-1, -1)
-    _task: asyncio.Task | None = None
     pool_names: dict[str, str] = field(default_factory=dict)
     selector: Selector = field(default_factory=Selector)
-    _config_mtime: int = 0
+    router_sync: RouterSync = field(default_factory=RouterSync)
+    config_watch: ConfigWatch = field(init=False)
+    background: BackgroundTasks = field(default_factory=BackgroundTasks)
     _last_scan: float = 0.0
     _dir_stamp: int = -1
 
@@ -65,7 +63,7 @@ class Runtime:
         self.store.sweep_temp_files()
         self.quota.load_shared()
         self.headroom.load_shared()
-        self._config_mtime = self._config_stamp()
+        self.config_watch = ConfigWatch(self.settings.config_path)
 
     # ---- providers -----------------------------------------------------------------------------
     @property
@@ -134,66 +132,12 @@ class Runtime:
     # ---- router --------------------------------------------------------------------------------
     def sync_router(self) -> None:
         """Give LiteLLM's router one deployment per (entry, account) whenever the accounts changed."""
-        from gateway import litellm_app
-
-        router = litellm_app.router()
-        if router is None:
-            return
-        key = (id(router), self.store.generation)
-        if key == self._synced:
-            return
-        model_list = expand(self.templates, self.store.accounts(), self.api_bases)
-        litellm_app.replace_model_list(router, model_list)
-        litellm_app.configure_retries(router, self.settings.request_retry)
-        self._synced = key
-        accounts = len(self.store.accounts())
-        log.info("router: %d deployment%s for %d account%s", len(model_list), "" if len(model_list) == 1 else "s",
-                 accounts, "" if accounts == 1 else "s")
+        self.router_sync.sync(self)
 
     # ---- config reload -------------------------------------------------------------------------
-    def _config_stamp(self) -> int:
-        try:
-            return Path(self.settings.config_path).stat().st_mtime_ns
-        except OSError:
-            return 0
-
     def reload_config_if_changed(self) -> bool:
-        """Apply edits of the YAML without a restart (host, port and auth-dir still need one)."""
-        stamp = self._config_stamp()
-        if stamp == self._config_mtime or stamp == 0:
-            return False
-        self._config_mtime = stamp
-        path = self.settings.config_path
-        try:
-            data = read_yaml(path)
-            new = settings_from_yaml(data, config_path=path)
-        except ConfigError as exc:
-            log.warning("config change in %s not applied: %s", path, exc)
-            return False
-        old = self.settings
-        self.settings = replace(new, host=old.host, port=old.port, auth_dir=old.auth_dir)
-        for name in ("api_keys", "request_retry", "routing_strategy", "soft_limit_percent", "debug"):
-            if getattr(old, name) != getattr(new, name):
-                log.info("config reloaded: %s changed", name.replace("_", "-"))
-        if old.amp != new.amp:
-            log.info("config reloaded: amp settings changed (upstream-url %s -> %s)", old.amp.upstream_url or "-", new.amp.upstream_url or "-")
-        self.selector.strategy = new.routing_strategy
-        self.selector.soft_limit = new.soft_limit_percent
-        providers_changed = old.providers != new.providers
-        if providers_changed:
-            self.providers = registry.configure(new.providers)
-            self.store.refresh_leads = {p.name: p.refresh_lead_seconds for p in self.providers}
-            for provider in self.providers:
-                provider.register_litellm()
-            log.info("config reloaded: provider settings changed (%s)",
-                     ", ".join(n for n in self.providers.names() if old.provider(n) != new.provider(n)))
-        templates = [dict(e) for e in data.get("model_list") or [] if isinstance(e, dict)]
-        if templates != self.templates or old.request_retry != new.request_retry or providers_changed:
-            self.templates = templates
-            self.pool_names = pool_model_names(templates, self.api_bases)
-            self._synced = (-1, -1)
-            self.sync_router()
-        return True
+        """Apply edits of the YAML without a restart (gateway/config_reload.py)."""
+        return self.config_watch.reload_if_changed(self)
 
     def refresh_accounts(self, *, force: bool = False) -> None:
         """Pick up logins and removals since the last look.
@@ -212,52 +156,10 @@ class Runtime:
 
     # ---- background ----------------------------------------------------------------------------
     def ensure_started(self) -> None:
-        if self._task is None or self._task.done():
-            try:
-                self._task = asyncio.get_running_loop().create_task(self._loop(), name="subgate-accounts")
-            except RuntimeError:
-                pass
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                self.refresh_accounts(force=True)
-                self.quota.load_shared()
-                self.headroom.load_shared()
-                self.reload_config_if_changed()
-                for acct in self.store.due_for_refresh():
-                    lead = self.store.refresh_leads.get(acct.provider, 3600.0)
-                    try:
-                        await self.store.refresh(acct, lead=lead)
-                    except Exception as exc:  # one account's failure must not stop the loop
-                        log.warning("background refresh of %s failed: %s", acct.email, type(exc).__name__)
-                await self._save_usage()
-                await asyncio.to_thread(self.headroom.save_if_dirty)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("account loop error")
-            await asyncio.sleep(SCAN_INTERVAL)
-
-    async def _save_usage(self) -> None:
-        from gateway.request_log import flush_parked
-
-        flush_parked()
-        snapshot = self.usage.snapshot_if_due()
-        if snapshot is not None:
-            await asyncio.to_thread(self.usage.write, snapshot)
+        self.background.ensure_started(self)
 
     async def aclose(self) -> None:
-        from gateway import litellm_app
-        from gateway.request_log import flush_parked
-
-        if self._task is not None:
-            self._task.cancel()
-        await litellm_app.flush_success_events()  # usage of the last requests, before it is saved
-        flush_parked(0)
-        self.usage.dirty = True  # the loop may have taken its last snapshot and been cancelled mid-write
-        self.usage.save()
-        self.headroom.save_if_dirty()
+        await self.background.aclose(self)
         if self._http is not None:
             await self._http.aclose()
 
