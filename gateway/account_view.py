@@ -28,10 +28,10 @@ def _time(ts: float | None) -> str | None:
 def account_view(rt: Any, acct: Account, now: float | None = None) -> dict[str, Any]:
     now = time.time() if now is None else now
     blocked_until = rt.quota.blocked_until(acct.id, now)
-    info = rt.usage.accounts.get(acct.id)
+    info = rt.usage_view().accounts.get(acct.id)
     last_reset = info.last_reset_seen if info is not None else None
     last_reset = last_reset or rt.quota.last_reset_seen.get(acct.id)
-    usage = rt.usage.account_total(acct.id).as_dict()
+    usage = rt.usage_view().account_total(acct.id).as_dict()
     block = rt.quota.blocks.get(acct.id)
     return {
         "id": acct.id,

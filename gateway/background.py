@@ -60,13 +60,16 @@ class BackgroundTasks:
             await asyncio.to_thread(rt.usage.write, snapshot)
 
     async def aclose(self, rt: "Runtime") -> None:
-        from gateway import litellm_app
+        from gateway import litellm_app, usage_workers
         from gateway.request_log import flush_parked
 
         if self._task is not None:
             self._task.cancel()
         await litellm_app.flush_success_events()  # usage of the last requests, before it is saved
         flush_parked(0)
-        rt.usage.dirty = True  # the loop may have taken its last snapshot and been cancelled mid-write
-        rt.usage.save()
+        if usage_workers.enabled():
+            usage_workers.fold_share(rt.settings.auth_path, rt.usage)
+        else:
+            rt.usage.dirty = True  # the loop may have taken its last snapshot and been cancelled mid-write
+            rt.usage.save()
         rt.headroom.save_if_dirty()

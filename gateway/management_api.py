@@ -152,7 +152,7 @@ class ManagementApi:
         return 200, {"accounts": [account_view(self.rt, a) for a in self.rt.store.accounts()]}
 
     async def _usage(self, request: Request, body: Any) -> tuple[int, Any]:
-        usage = self.rt.usage
+        usage = self.rt.usage_view()
         return 200, {"usage": usage.as_dict(), "models": {m: t.as_dict() for m, t in usage.by_model().items()}}
 
     async def _account(self, request: Request, body: Any) -> tuple[int, Any]:

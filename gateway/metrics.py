@@ -34,7 +34,7 @@ def _family(name: str, kind: str, help_text: str, samples: Iterable[tuple[str, f
 def render(rt: Any, *, label_by: str | None = None) -> str:
     label_by = label_by or os.environ.get("SUBGATE_METRICS_ACCOUNT_LABEL", "email")
     now = time.time()
-    usage = rt.usage
+    usage = rt.usage_view()
 
     def name_of(account_id: str) -> str:
         if label_by == "id":

@@ -28,6 +28,7 @@ from gateway.quota import QuotaBook
 from gateway.router_sync import RouterSync
 from gateway.selection import Selector
 from gateway.token_store import Account, TokenStore
+from gateway import usage_workers
 from gateway.usage import USAGE_FILE, UsageBook
 
 @dataclass
@@ -58,7 +59,12 @@ class Runtime:
         self.selector = Selector(strategy=self.settings.routing_strategy, room=self.headroom.room,
                                  soft_limit=self.settings.soft_limit_percent)
         self.pool_names = pool_model_names(self.templates, self.api_bases)
-        self.usage = UsageBook.load(self.settings.auth_path / USAGE_FILE)
+        if usage_workers.enabled():  # several workers: this one's share; views add up every share
+            self.usage = usage_workers.worker_book(self.settings.auth_path)
+            self._usage_view: usage_workers.View | None = usage_workers.View(self.settings.auth_path, self.usage)
+        else:
+            self.usage = UsageBook.load(self.settings.auth_path / USAGE_FILE)
+            self._usage_view = None
         self.store.scan()
         self.store.sweep_temp_files()
         self.quota.load_shared()
@@ -89,6 +95,10 @@ class Runtime:
             return await self.providers[name].refresh(self.http, refresh_token, self._stored(refresh_token))
 
         return refresh
+
+    def usage_view(self) -> UsageBook:
+        """The whole gateway's usage (every worker's), for /metrics, /ui and the management API."""
+        return self._usage_view.book() if self._usage_view is not None else self.usage
 
     def _usage_reading(self, provider: str, headers: Any) -> Any:
         found = self.providers.get(provider)

@@ -28,14 +28,15 @@ def _template() -> str:
 
 def page_data(rt: Any, now: float | None = None) -> dict[str, Any]:
     now = time.time() if now is None else now
-    models = [{"model": model, **tally.as_dict()} for model, tally in sorted(rt.usage.by_model().items())]
+    usage = rt.usage_view()
+    models = [{"model": model, **tally.as_dict()} for model, tally in sorted(usage.by_model().items())]
     return {
         "now": now,
         "accounts": [account_view(rt, acct, now) for acct in rt.store.accounts()],
         "models": models,
-        "recent_errors": list(reversed(rt.usage.recent_errors)),
+        "recent_errors": list(reversed(usage.recent_errors)),
         "file_problems": [{"file": name, "problem": problem} for name, problem in sorted(rt.store.problems.items())],
-        "series": rt.usage.series(),
+        "series": usage.series(),
     }
 
 

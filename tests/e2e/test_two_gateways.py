@@ -66,3 +66,34 @@ def test_two_workers_serve_and_share_refresh(two_workers, accounts, claude_stack
     assert all(r.content for r in _hammer([two_workers.url], 40, call))
     assert claude_stack.book.refreshes_by_email.get(acct.email) == 1
     assert claude_stack.book.reuse_count == 0
+
+
+def test_two_workers_log_every_request_and_report_the_whole_gateway(two_workers, accounts):
+    import re
+    import time
+
+    import httpx
+
+    acct = accounts.add("claude")
+    before = len(two_workers.log_text())
+    n = 24
+    replies = _hammer([two_workers.url], n, lambda url: httpx.post(url + "/v1/messages", timeout=60, json={
+        "model": MODEL, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}))
+    assert all(r.status_code == 200 for r in replies)
+    pattern = re.compile(rf"subgate\.access: \S+ POST /v1/messages status=200 model={MODEL} account={re.escape(acct.email)}")
+    deadline = time.monotonic() + 30  # access lines wait a moment for the usage report
+    while len(pattern.findall(two_workers.log_text()[before:])) < n and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(pattern.findall(two_workers.log_text()[before:])) == n  # one line per request, from both workers
+
+    sample = re.compile(rf'subgate_requests_total{{provider="claude",model="{MODEL}",account="{re.escape(acct.email)}",'
+                        r'status="ok"} (\d+)')
+    deadline = time.monotonic() + 30  # each worker saves its share every few seconds
+    seen: list[int] = []
+    while time.monotonic() < deadline:
+        scrapes = [httpx.get(two_workers.url + "/metrics").text for _ in range(4)]  # answered by either worker
+        seen = [int(m.group(1)) if (m := sample.search(text)) else 0 for text in scrapes]
+        if seen == [n] * 4:
+            break
+        time.sleep(0.5)
+    assert seen == [n] * 4
