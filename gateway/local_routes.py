@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from amp.http_messages import replay_receive
 from custom_providers import client_request
-from gateway import request_shape
+from gateway import request_log, request_shape
 from gateway.count_tokens import count_upstream
 from gateway.errors import dialect_for_path, error_body
 from gateway.routing import MethodRoute
@@ -144,6 +144,7 @@ class LocalRoutes:
         except request_shape.ShapeError as exc:
             return JSONResponse(error_body("anthropic", 400, str(exc)), 400)
         model = body["model"]
+        request_log.note_model(str(model))
         provider = self.rt.provider_for_model(model)
         if provider is None:
             known = ", ".join(name for name in self.rt.pool_names)

@@ -118,6 +118,13 @@ def note_upstream_ms(ms: float) -> None:
         entry.upstream_ms += ms
 
 
+def note_model(model: str) -> None:
+    """For routes the gateway answers itself (count_tokens): the model the access line names."""
+    entry = _entry.get()
+    if entry is not None and model:
+        entry.model = model
+
+
 def current_call_id() -> str:
     """LiteLLM's call id of the request being handled ("" before the first attempt)."""
     entry = _entry.get()

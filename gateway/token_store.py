@@ -82,7 +82,9 @@ class Account:
 
     @property
     def plan(self) -> str:
-        return str(self.data.get("plan_type") or self.data.get("subscriptionType") or "")
+        # Codex: plan_type; Claude: subscription_type as `import claude` saves it (Claude Code's subscriptionType)
+        return str(self.data.get("plan_type") or self.data.get("subscription_type")
+                   or self.data.get("subscriptionType") or "")
 
     @property
     def expires_at(self) -> float | None:

@@ -139,3 +139,13 @@ def test_a_broken_credential_file_is_reported_once_on_the_log_and_ui(gateway, ac
         broken.unlink()
     time.sleep(0.5)
     assert httpx.get(gateway.url + "/ui/data.json").json()["file_problems"] == []
+
+
+def test_count_tokens_access_line_names_the_model(gateway, accounts) -> None:
+    accounts.add("claude")
+    offset = len(gateway.log_text())
+    reply = httpx.post(gateway.url + "/v1/messages/count_tokens", timeout=30, headers={"anthropic-version": "2023-06-01"},
+                       json={"model": CLAUDE, "messages": [{"role": "user", "content": "hi"}]})
+    assert reply.status_code == 200
+    time.sleep(0.3)
+    assert f"POST /v1/messages/count_tokens status=200 model={CLAUDE} " in gateway.log_text()[offset:]

@@ -392,3 +392,8 @@ def test_an_account_whose_file_breaks_keeps_serving_from_what_was_read(tmp_path:
     store.scan()
     assert [a.email for a in store.accounts()] == ["alice@example.com"]
     assert "is not valid JSON" in store.problems[path.name]
+
+
+def test_an_imported_claude_login_shows_its_plan(tmp_path: Path) -> None:
+    write_cred(tmp_path, "claude-alice@example.com.json", **claude_cred(subscription_type="max"))
+    assert store_for(tmp_path).accounts()[0].plan == "max"
