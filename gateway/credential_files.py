@@ -30,8 +30,10 @@ def read_credential(path: Path, providers: Collection[str] = ()) -> tuple[dict[s
     try:
         data = json.loads(text)
     except ValueError as exc:
-        where = f", line {exc.lineno} column {exc.colno}" if hasattr(exc, "lineno") else ""
-        return None, f"is not valid JSON ({getattr(exc, 'msg', 'parse error')}{where})"
+        msg = str(getattr(exc, "msg", "parse error"))
+        if hasattr(exc, "lineno"):  # json's messages end in "at" when a position follows
+            msg = f"{msg.removesuffix(' at')} at line {exc.lineno} column {exc.colno}"
+        return None, f"is not valid JSON ({msg})"
     if not isinstance(data, dict):
         return None, "holds no JSON object"
     if not data.get("type"):

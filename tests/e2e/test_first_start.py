@@ -129,7 +129,7 @@ def test_a_broken_credential_file_is_reported_once_on_the_log_and_ui(gateway, ac
             accounts.add("claude")
             time.sleep(0.5)
         problems = httpx.get(gateway.url + "/ui/data.json").json()["file_problems"]
-        assert problems == [{"file": broken.name, "problem": "is not valid JSON (Unterminated string starting at, "
+        assert problems == [{"file": broken.name, "problem": "is not valid JSON (Unterminated string starting at "
                                                              "line 1 column 36)"}]
         assert "Credential file" in httpx.get(gateway.url + "/ui").text  # the page knows how to show them
         log = gateway.log_text()[offset:]

@@ -360,7 +360,7 @@ def test_broken_credential_files_are_reported_once_per_change(tmp_path: Path, ca
     caplog.set_level("WARNING", logger="subgate.accounts")
     store = store_for(tmp_path)
     assert store.problems == {
-        "codex-bob@example.com.json": "is not valid JSON (Expecting value, line 1 column 28)",
+        "codex-bob@example.com.json": "is not valid JSON (Expecting value at line 1 column 28)",
         "claude-carol@example.com.json": 'has no "type" saying which provider it belongs to',
     }
     warnings = [r.getMessage() for r in caplog.records]
