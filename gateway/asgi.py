@@ -93,6 +93,7 @@ class AfterStartup:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
+                    await self.rt.start()
                     self.rt.sync_router()
                     self.rt.ensure_started()
                     heap.freeze_startup_objects()

@@ -1,6 +1,7 @@
-"""The gateway's background loop: every few seconds it rescans auth-dir, reads the quota blocks and
-usage snapshots other workers shared, applies YAML edits, refreshes tokens ahead of expiry and saves
-usage. Shutdown flushes what the last requests recorded before it is saved.
+"""The gateway's background loop: every few seconds it takes in what other workers and hosts shared
+through the store (gateway/store/: accounts, quota blocks, usage snapshots), applies YAML edits,
+refreshes tokens ahead of expiry and hands usage increments to the store. Shutdown flushes what the
+last requests recorded before it is handed over.
 """
 
 from __future__ import annotations
@@ -31,11 +32,11 @@ class BackgroundTasks:
                 pass
 
     async def _loop(self, rt: "Runtime") -> None:
+        if not rt.usage.started:  # under `litellm --config` nobody called Runtime.start()
+            await rt.usage.start()
         while True:
             try:
-                rt.refresh_accounts(force=True)
-                rt.quota.load_shared()
-                rt.headroom.load_shared()
+                await rt.catch_up()
                 rt.reload_config_if_changed()
                 for acct in rt.store.due_for_refresh():
                     lead = rt.store.refresh_leads.get(acct.provider, 3600.0)
@@ -44,7 +45,6 @@ class BackgroundTasks:
                     except Exception as exc:  # one account's failure must not stop the loop
                         log.warning("background refresh of %s failed: %s", acct.email, type(exc).__name__)
                 await self._save_usage(rt)
-                await asyncio.to_thread(rt.headroom.save_if_dirty)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -55,21 +55,17 @@ class BackgroundTasks:
         from gateway.request_log import flush_parked
 
         flush_parked()
-        snapshot = rt.usage.snapshot_if_due()
-        if snapshot is not None:
-            await asyncio.to_thread(rt.usage.write, snapshot)
+        await rt.usage.flush()
 
     async def aclose(self, rt: "Runtime") -> None:
-        from gateway import litellm_app, usage_workers
+        from gateway import litellm_app
         from gateway.request_log import flush_parked
 
         if self._task is not None:
             self._task.cancel()
         await litellm_app.flush_success_events()  # usage of the last requests, before it is saved
         flush_parked(0)
-        if usage_workers.enabled():
-            usage_workers.fold_share(rt.settings.auth_path, rt.usage)
-        else:
-            rt.usage.dirty = True  # the loop may have taken its last snapshot and been cancelled mid-write
-            rt.usage.save()
-        rt.headroom.save_if_dirty()
+        await rt.usage.flush(force=True)
+        await rt.quota.sync()
+        await rt.headroom.sync(rt.shared)
+        await rt.shared.aclose()

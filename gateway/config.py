@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import quote
 
 import yaml
 
@@ -75,6 +76,8 @@ class GatewaySettings:
     shutdown_grace_seconds: float = 30.0
     # gateway.quota.soft-limit-percent: under `headroom`, new conversations leave an account this full
     soft_limit_percent: float = 90.0
+    # Where shared state lives (gateway/store/): "" = auth-dir files, or redis://host:port/db.
+    store: str = ""
     amp: AmpSettings = field(default_factory=AmpSettings)
     remote_management: RemoteManagement = field(default_factory=RemoteManagement)
     # provider name -> {snake_key: value}; each provider package validates its own keys.
@@ -248,6 +251,9 @@ def settings_from_yaml(
             updates[key] = env[env_name]
     if env.get("SUBGATE_PORT"):
         updates["port"] = _as_int(env["SUBGATE_PORT"], "SUBGATE_PORT")
+    if env.get("SUBGATE_STORE") is not None:
+        updates["store"] = env["SUBGATE_STORE"]
+    updates["store"] = store_url(updates.get("store", ""), data.get("router_settings"), env)
     if updates.get("routing_strategy", "round-robin") not in ROUTING_STRATEGIES:
         raise ConfigError(f"routing-strategy must be one of {', '.join(ROUTING_STRATEGIES)}")
     updates["soft_limit_percent"] = _soft_limit(quota)
@@ -267,6 +273,30 @@ def settings_from_yaml(
     )
     check_start_rule(s)
     return s
+
+
+def _env_value(value: Any, env: Mapping[str, str]) -> str:
+    """LiteLLM's `os.environ/NAME` indirection, as router_settings uses it."""
+    text = "" if value is None else str(value)
+    return env.get(text[len("os.environ/"):], "") if text.startswith("os.environ/") else text
+
+
+def store_url(configured: str, router_settings: Any, env: Mapping[str, str]) -> str:
+    """gateway.store, else the Redis LiteLLM's router_settings already names, else "" (auth-dir files)."""
+    url = _env_value(configured, env).strip()
+    if not url and isinstance(router_settings, Mapping):
+        url = _env_value(router_settings.get("redis_url"), env).strip()
+        host = _env_value(router_settings.get("redis_host"), env).strip()
+        if not url and host:
+            port = _env_value(router_settings.get("redis_port"), env).strip() or "6379"
+            password = _env_value(router_settings.get("redis_password"), env)
+            auth = f":{quote(password, safe='')}@" if password else ""
+            url = f"redis://{auth}{host}:{port}/0"
+    if url in ("", "files", "auth-dir"):
+        return ""
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"store: expected redis://host:port/db (or empty for auth-dir files), got {url!r}")
+    return url
 
 
 def check_start_rule(s: GatewaySettings) -> None:

@@ -185,7 +185,7 @@ class ManagementApi:
         provider = self.rt.providers.named(request.path_params["provider"])
         if provider is None:
             return 404, {"error": "not found"}
-        return 200, self.logins.start(provider.name)
+        return 200, await self.logins.start(provider.name)
 
     async def _oauth_callback(self, request: Request, body: Any) -> tuple[int, Any]:
         try:
@@ -194,10 +194,10 @@ class ManagementApi:
             return exc.status, {"status": "error", "error": str(exc)}
 
     async def _auth_status(self, request: Request, body: Any) -> tuple[int, Any]:
-        return 200, self.logins.status(request.query_params.get("state", ""))
+        return 200, await self.logins.status(request.query_params.get("state", ""))
 
     async def _cancel_login(self, request: Request, body: Any) -> tuple[int, Any]:
-        found = self.logins.cancel(request.query_params.get("state", ""))
+        found = await self.logins.cancel(request.query_params.get("state", ""))
         return (200, {"status": "ok"}) if found else (404, {"error": "unknown or expired state"})
 
     # ---- settings --------------------------------------------------------------------------------

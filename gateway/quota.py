@@ -4,15 +4,19 @@ A subscription limit (ChatGPT's usage_limit_reached, Claude's unified 5h/7d limi
 account, not to one model: LiteLLM cools a single deployment for 5 s by default and ignores the reset
 time in a Codex body, so an exhausted account would be re-probed every few seconds for every model.
 The gateway blocks the whole account until the reset it reads from the answer (or an exponential
-backoff, 1 s doubling to 30 min, when none is given); the first success clears the block.
+backoff, 1 s doubling to 30 min, when none is given); the first success clears the block. Blocks are
+shared with every worker and host through the storage seam (gateway/store/): published in the
+background, read back by the runtime's loop, and re-published when a store that was down answers again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from gateway.store import Store, StoreUnavailable
 
 log = logging.getLogger("subgate.quota")
 
@@ -29,32 +33,48 @@ class Block:
 
 @dataclass
 class QuotaBook:
-    """In-memory blocks, mirrored to auth-dir (when given) so other workers and the CLI see them."""
+    """In-memory blocks, mirrored to the shared store (when given) so other workers, hosts and the CLI
+    see them; `shared` holds what the others published."""
 
-    shared_dir: Path | None = None
+    store: Store | None = None
     blocks: dict[str, Block] = field(default_factory=dict)
     shared: dict[str, float] = field(default_factory=dict)
     last_reset_seen: dict[str, float] = field(default_factory=dict)
+    _unpublished: dict[str, float | None] = field(default_factory=dict)
+    _task: asyncio.Task | None = None
 
-    def load_shared(self) -> None:
-        if self.shared_dir is not None:
-            from gateway.quota_file import read_blocks
+    async def sync(self) -> None:
+        """Publish what is still unpublished, then read everyone's blocks (the runtime loop)."""
+        if self.store is None:
+            return
+        try:
+            await self._flush()
+            self.shared = await self.store.blocks()
+        except StoreUnavailable:
+            pass  # keep the last view; _unpublished waits for the store
+        except OSError as exc:
+            log.warning("could not read or write the shared quota blocks: %s", type(exc).__name__)
 
-            self.shared = read_blocks(self.shared_dir)
+    async def _flush(self) -> None:
+        assert self.store is not None
+        while self._unpublished:
+            account_id, until = next(iter(self._unpublished.items()))
+            await self.store.put_block(account_id, until)
+            if self._unpublished.get(account_id, 0.0) == until:
+                del self._unpublished[account_id]
 
     def _publish(self, account_id: str, until: float | None) -> None:
-        if self.shared_dir is None:
+        if self.store is None:
             return
-        from gateway.quota_file import clear_block, write_blocks
-
+        self._unpublished[account_id] = until
+        if until is None:
+            self.shared.pop(account_id, None)
         try:
-            if until is None:
-                clear_block(self.shared_dir, account_id)
-                self.shared.pop(account_id, None)
-            else:
-                write_blocks(self.shared_dir, {account_id: until})
-        except OSError as exc:
-            log.warning("could not write the shared quota file: %s", exc)
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop (CLI, tests): the next sync() publishes it
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self.sync())
 
     def block(self, account_id: str, reset_at: float | None, *, label: str = "", reason: str = "") -> float:
         now = time.time()

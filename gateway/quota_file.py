@@ -1,7 +1,7 @@
-"""Account blocks shared through auth-dir, so every worker and `python -m gateway accounts` see them.
+"""The quota-block file in auth-dir, read by the file store (gateway/store/files.py), the CLI and doctor.
 
-One small JSON map {account id: blocked-until (unix seconds)} written atomically; readers merge it
-with what they learned themselves. Account ids are opaque hashes, never emails.
+One small JSON map {account id: blocked-until (unix seconds)}; the file store changes it under a file
+lock. Account ids are opaque hashes, never emails.
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-
-from gateway.atomic_file import write_json_atomic
 
 FILENAME = ".quota-blocks.json"
 
@@ -24,17 +22,3 @@ def read_blocks(auth_dir: Path) -> dict[str, float]:
         return {}
     now = time.time()
     return {str(k): float(v) for k, v in data.items() if isinstance(v, (int, float)) and v > now}
-
-
-def write_blocks(auth_dir: Path, blocks: dict[str, float]) -> None:
-    now = time.time()
-    merged = {**read_blocks(auth_dir), **blocks}
-    live = {k: v for k, v in merged.items() if v > now}
-    write_json_atomic(auth_dir / FILENAME, live)
-
-
-def clear_block(auth_dir: Path, account_id: str) -> None:
-    current = read_blocks(auth_dir)
-    if account_id in current:
-        del current[account_id]
-        write_json_atomic(auth_dir / FILENAME, current)

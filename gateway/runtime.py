@@ -27,9 +27,9 @@ from gateway.headroom import HeadroomBook
 from gateway.quota import QuotaBook
 from gateway.router_sync import RouterSync
 from gateway.selection import Selector
+from gateway.store import Store, open_store
 from gateway.token_store import Account, TokenStore
-from gateway import usage_workers
-from gateway.usage import USAGE_FILE, UsageBook
+from gateway.usage import UsageBook
 
 @dataclass
 class Runtime:
@@ -49,26 +49,22 @@ class Runtime:
     _dir_stamp: int = -1
 
     def __post_init__(self) -> None:
+        # Everything several workers or hosts share goes through this one store (gateway/store/).
+        self.shared: Store = open_store(self.settings.store, self.settings.auth_path)
         self.store = TokenStore(
             auth_dir=self.settings.auth_path,
             refreshers={p.name: self._refresher(p.name) for p in self.providers},
             refresh_leads={p.name: p.refresh_lead_seconds for p in self.providers},
+            backend=self.shared,
         )
-        self.quota = QuotaBook(shared_dir=self.settings.auth_path)
-        self.headroom = HeadroomBook(shared_dir=self.settings.auth_path, read=self._usage_reading)
+        self.quota = QuotaBook(store=self.shared)
+        self.headroom = HeadroomBook(read=self._usage_reading)  # shared through self.shared
         self.selector = Selector(strategy=self.settings.routing_strategy, room=self.headroom.room,
                                  soft_limit=self.settings.soft_limit_percent)
         self.pool_names = pool_model_names(self.templates, self.api_bases)
-        if usage_workers.enabled():  # several workers: this one's share; views add up every share
-            self.usage = usage_workers.worker_book(self.settings.auth_path)
-            self._usage_view: usage_workers.View | None = usage_workers.View(self.settings.auth_path, self.usage)
-        else:
-            self.usage = UsageBook.load(self.settings.auth_path / USAGE_FILE)
-            self._usage_view = None
+        self.usage = UsageBook(self.shared)
         self.store.scan()
         self.store.sweep_temp_files()
-        self.quota.load_shared()
-        self.headroom.load_shared()
         self.config_watch = ConfigWatch(self.settings.config_path)
 
     # ---- providers -----------------------------------------------------------------------------
@@ -98,7 +94,7 @@ class Runtime:
 
     def usage_view(self) -> UsageBook:
         """The whole gateway's usage (every worker's), for /metrics, /ui and the management API."""
-        return self._usage_view.book() if self._usage_view is not None else self.usage
+        return self.usage  # every worker and host adds to the store's totals (gateway/usage.py)
 
     def _usage_reading(self, provider: str, headers: Any) -> Any:
         found = self.providers.get(provider)
@@ -165,6 +161,18 @@ class Runtime:
             self.sync_router()
 
     # ---- background ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Before the first request: credentials, blocks and usage totals from the shared store."""
+        await self.catch_up()
+        await self.usage.start()
+
+    async def catch_up(self) -> None:
+        """Take in what other workers and hosts changed; push what waited for a store that was down."""
+        await self.shared.pull()
+        self.refresh_accounts(force=True)
+        await self.quota.sync()
+        await self.headroom.sync(self.shared)
+
     def ensure_started(self) -> None:
         self.background.ensure_started(self)
 

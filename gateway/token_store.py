@@ -1,10 +1,12 @@
 """Subscription accounts on disk: one CLIProxyAPI-compatible JSON file per account in auth-dir.
 
-Refresh tokens rotate and are single-use: spending one twice gets `refresh_token_reused` and can kill
-the login. So every refresh runs under a per-account asyncio lock (single flight in this process)
-and a file lock beside the token file (other workers, other gateway processes, CLIProxyAPI's own
-layout), and re-reads the file after taking the lock: if someone else already refreshed, their token
-is used instead of spending ours. A refresh after an upstream 401 only happens when the token that
+Where the files live is the storage seam's business (gateway/store/): auth-dir by default, Redis for
+several hosts. Refresh tokens rotate and are single-use: spending one twice gets `refresh_token_reused`
+and can kill the login. So every refresh runs under a per-account asyncio lock (single flight in this
+process) and the store's refresh lock (a file lock beside the token file, or a Redis lease shared by
+every host), and re-reads the credential after taking the lock: if someone else already refreshed,
+their token is used instead of spending ours. A refresh that cannot take the lock (Redis down) fails
+rather than risk a second spend. A refresh after an upstream 401 only happens when the token that
 failed is still the account's current one. The rotated refresh token is always written back (atomic
 temp-file + fsync + rename, mode 0600), unknown keys are kept, and a refresh token the server rejects
 marks the account needs-login until a new login rewrites the file.
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import os
 import time
@@ -23,13 +24,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
 
-from filelock import AsyncFileLock
-
 from custom_providers.credentials import parse_rfc3339, rfc3339
-from gateway.atomic_file import write_json_atomic
-from gateway.credential_files import fix_for, read_credential
+from gateway.credential_files import fix_for
 from custom_providers.errors import RefreshFailed, RefreshTokenRejected
 from gateway.errors import NeedsLogin
+from gateway.store import Store, StoreUnavailable
+from gateway.store.files import FileStore
 
 log = logging.getLogger("subgate.accounts")
 
@@ -140,12 +140,22 @@ class TokenStore:
     refreshers: Mapping[str, RefreshFn]
     refresh_leads: Mapping[str, float] = field(default_factory=dict)
     on_change: Callable[[], None] | None = None
+    backend: Store | None = None
     _accounts: dict[str, Account] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _dir_signature: tuple = ()
     generation: int = 0
     problems: dict[str, str] = field(default_factory=dict)  # file name -> what is wrong with it
     _problem_stamps: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.backend is None:
+            self.backend = FileStore(self.auth_dir)
+
+    @property
+    def shared(self) -> Store:
+        assert self.backend is not None
+        return self.backend
 
     # ---- loading -------------------------------------------------------------------------------
     def ensure_dir(self) -> None:
@@ -169,20 +179,11 @@ class TokenStore:
                 pass
         return removed
 
-    def dir_stamp(self) -> int:
-        try:
-            return self.auth_dir.stat().st_mtime_ns
-        except OSError:
-            return 0
+    def dir_stamp(self) -> Any:
+        return self.shared.change_stamp()
 
     def _signature(self) -> tuple:
-        try:
-            entries = sorted(
-                (p.name, p.stat().st_mtime_ns) for p in self.auth_dir.glob("*.json") if p.is_file()
-            )
-        except FileNotFoundError:
-            entries = []
-        return tuple(entries)
+        return tuple(sorted(self.shared.credential_stamps().items()))
 
     def scan(self) -> bool:
         """Load new/changed/removed files; True when the set of usable accounts may have changed."""
@@ -203,7 +204,7 @@ class TokenStore:
                 continue
             if name.startswith("."):
                 continue  # the gateway's own state files
-            data, problem = read_credential(path, self.refreshers)
+            data, problem = self.shared.inspect_credential(name, self.refreshers)
             if problem:
                 self._report_problem(path, mtime, problem)
                 if acct is not None:  # keep serving with what was read before it broke
@@ -242,15 +243,12 @@ class TokenStore:
                     fix_for(path, sorted(self.refreshers)))
 
     def _read(self, path: Path) -> dict[str, Any] | None:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError):
-            return None  # scan() reports what is wrong with the file, once
-        return data if isinstance(data, dict) else None
+        return self.shared.read_credential(path.name)
 
-    def _apply_disk(self, acct: Account, data: dict[str, Any], mtime: int) -> None:
+    def _stamp(self, acct: Account) -> Any:
+        return self.shared.credential_stamps().get(acct.path.name, acct.mtime_ns)
+
+    def _apply_disk(self, acct: Account, data: dict[str, Any], mtime: Any) -> None:
         acct.data = data
         acct.mtime_ns = mtime
         marker = data.get(NEEDS_LOGIN_KEY)
@@ -262,15 +260,11 @@ class TokenStore:
             acct.rejected_refresh_token = None
             log.info("account %s has a new login; needs-login cleared", acct.email)
 
-    def _reload(self, acct: Account) -> None:
-        try:
-            mtime = acct.path.stat().st_mtime_ns
-        except FileNotFoundError:
-            return
-        if mtime != acct.mtime_ns:
-            data = self._read(acct.path)
-            if data is not None:
-                self._apply_disk(acct, data, mtime)
+    async def _reload(self, acct: Account) -> None:
+        """The authoritative copy, under the refresh lock: another process or host may have refreshed."""
+        data = await self.shared.fetch_credential(acct.path.name)
+        if data is not None and data != acct.data:
+            self._apply_disk(acct, data, self._stamp(acct))
 
     # ---- queries -------------------------------------------------------------------------------
     def accounts(self, provider: str | None = None) -> list[Account]:
@@ -299,18 +293,18 @@ class TokenStore:
         existing = self._read(path) or {}
         merged = {**existing, **{k: v for k, v in cred.items() if v is not None}}
         merged.pop(NEEDS_LOGIN_KEY, None)  # a fresh login is the cure
-        write_json_atomic(path, merged)
+        self.shared.put_credential_soon(path.name, merged)
         self.scan()
         return path
 
     def update_fields(self, acct: Account, fields: Mapping[str, Any]) -> None:
         data = self._read(acct.path) or dict(acct.data)
         data.update(fields)
-        write_json_atomic(acct.path, data)
-        self._apply_disk(acct, data, acct.path.stat().st_mtime_ns)
+        self.shared.put_credential_soon(acct.path.name, data)
+        self._apply_disk(acct, data, self._stamp(acct))
 
     def delete(self, acct: Account) -> None:
-        acct.path.unlink(missing_ok=True)
+        self.shared.delete_credential_soon(acct.path.name)
         self.scan()
 
     # ---- tokens --------------------------------------------------------------------------------
@@ -345,15 +339,20 @@ class TokenStore:
                 # hitting a failing token endpoint once per waiting request.
                 raise RefreshFailed(acct.last_error or f"{acct.provider} token refresh failed")
             self.ensure_dir()
-            async with AsyncFileLock(str(acct.path) + ".lock", timeout=60):
-                self._reload(acct)  # another process may have refreshed while we waited
-                if self._fresh_enough(acct, failed_token, lead):
-                    return False
-                if acct.needs_login:
-                    raise NeedsLogin(f"{acct.provider} account {acct.email} needs a new login")
-                if time.time() < acct.refresh_holdoff_until and failed_token is None and not acct.expired(0):
-                    return False
-                return await self._spend(acct)
+            try:
+                async with self.shared.refresh_lock(acct.path.name, timeout=60):
+                    await self._reload(acct)  # another process may have refreshed while we waited
+                    if self._fresh_enough(acct, failed_token, lead):
+                        return False
+                    if acct.needs_login:
+                        raise NeedsLogin(f"{acct.provider} account {acct.email} needs a new login")
+                    if time.time() < acct.refresh_holdoff_until and failed_token is None and not acct.expired(0):
+                        return False
+                    return await self._spend(acct)
+            except StoreUnavailable as exc:
+                # Refreshing without the shared lock could spend the refresh token a second time.
+                raise RefreshFailed(f"the {acct.provider} token of {acct.email} cannot be refreshed safely now: "
+                                    f"{exc}") from None
 
     def _fresh_enough(self, acct: Account, failed_token: str | None, lead: float | None) -> bool:
         if acct.needs_login:
@@ -385,8 +384,8 @@ class TokenStore:
             data["refresh_token"] = spent
         data["last_refresh"] = rfc3339()
         data.setdefault("type", acct.provider)
-        write_json_atomic(acct.path, data)
-        self._apply_disk(acct, data, acct.path.stat().st_mtime_ns)
+        await self.shared.put_credential(acct.path.name, data)
+        self._apply_disk(acct, data, self._stamp(acct))
         acct.last_error = ""
         acct.refresh_holdoff_until = 0.0
         log.info("account refreshed: %s %s, expires %s", acct.provider, acct.email, data.get("expired"))
@@ -408,8 +407,8 @@ class TokenStore:
                 data = dict(self._read(acct.path) or acct.data)
                 if data.get("refresh_token") == acct.refresh_token:
                     data[NEEDS_LOGIN_KEY] = token_fingerprint(acct.refresh_token)
-                    write_json_atomic(acct.path, data)
-                    acct.data, acct.mtime_ns = data, acct.path.stat().st_mtime_ns
+                    self.shared.put_credential_soon(acct.path.name, data)
+                    acct.data, acct.mtime_ns = data, self._stamp(acct)
             except OSError as exc:
                 log.warning("could not record needs-login in %s: %s", acct.path.name, type(exc).__name__)
         self.generation += 1

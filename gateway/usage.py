@@ -1,24 +1,26 @@
 """Usage statistics per account and model, kept in memory and saved to auth-dir now and then.
 
-The operator wants to see which account did how much and why requests failed, across restarts. The
-numbers come from the hook after each upstream attempt (LiteLLM's success event carries the usage the
-upstream reported, normalised to the chat shape for every route, streams included once they end).
-Recording is a few dict updates on the event loop; the file is written by the runtime's background
-loop at most every SAVE_INTERVAL seconds, atomically, never on the request path.
+The operator wants to see which account did how much and why requests failed, across restarts,
+workers and hosts. The numbers come from the hook after each upstream attempt (LiteLLM's success event
+carries the usage the upstream reported, normalised to the chat shape for every route, streams included
+once they end). Recording is a few dict updates on the event loop, into the view and into a pending
+delta; the runtime's loop hands the delta to the shared store at most every SAVE_INTERVAL seconds (and
+at shutdown), which adds it to the totals every process shares (gateway/store/usage_counters.py: HINCRBY
+in Redis, a merge under the file lock in auth-dir) and answers with the new totals. Nothing ever writes
+a whole total it read earlier, so several workers' counts add up exactly.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping
 
-from gateway.atomic_file import write_json_atomic
+from gateway.store import Store, StoreUnavailable
+from gateway.store import usage_counters
 
 log = logging.getLogger("subgate.usage")
 
@@ -134,8 +136,8 @@ class AccountInfo:
 
 
 class UsageBook:
-    def __init__(self, path: Path | None = None, *, clock: Any = time.time) -> None:
-        self.path = path
+    def __init__(self, store: Store | None = None, *, clock: Any = time.time) -> None:
+        self.store = store
         self.clock = clock
         self.tallies: dict[tuple[str, str], Tally] = {}
         self.accounts: dict[str, AccountInfo] = {}
@@ -143,6 +145,9 @@ class UsageBook:
         self.recent_errors: deque[dict[str, Any]] = deque(maxlen=RECENT_ERRORS)
         self.dirty = False
         self._last_save = 0.0
+        self.started = False
+        # What this process counted since its last hand-over to the store.
+        self._pending: UsageBook | None = UsageBook(clock=clock) if store is not None else None
 
     # ---- recording (request path: dict updates only) --------------------------------------------
     def _cell(self, account_id: str, email: str, provider: str, model: str) -> Tally:
@@ -170,6 +175,8 @@ class UsageBook:
     def record_success(self, account_id: str, email: str, provider: str, model: str, tokens: Tokens | None,
                        *, counted: bool = False) -> None:
         """counted: the attempt was already recorded (a stream stopped at shutdown); add its tokens only."""
+        if self._pending is not None:
+            self._pending.record_success(account_id, email, provider, model, tokens, counted=counted)
         cell = self._cell(account_id, email, provider, model)
         bucket = self._hour()
         if not counted:
@@ -184,6 +191,8 @@ class UsageBook:
 
     def record_failure(self, account_id: str, email: str, provider: str, model: str, status: int | None,
                        message: str = "", reset_at: float | None = None) -> str:
+        if self._pending is not None:
+            self._pending.record_failure(account_id, email, provider, model, status, message, reset_at)
         kind = error_kind(status)
         cell = self._cell(account_id, email, provider, model)
         cell.requests += 1
@@ -236,56 +245,62 @@ class UsageBook:
         }
 
     # ---- persistence ------------------------------------------------------------------------------
-    @classmethod
-    def load(cls, path: Path, *, clock: Any = time.time) -> "UsageBook":
-        book = cls(path, clock=clock)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return book
-        except (OSError, ValueError) as exc:
-            log.warning("ignoring unreadable usage file %s: %s", path.name, type(exc).__name__)
-            return book
-        if not isinstance(data, dict):
-            return book
+    def _load(self, data: Mapping[str, Any]) -> None:
+        """Replace the view with saved-shape data (the shared totals)."""
+        self.tallies.clear()
+        self.accounts.clear()
+        self.hours.clear()
+        self.recent_errors.clear()
         for account_id, entry in (data.get("accounts") or {}).items():
             if not isinstance(entry, dict):
                 continue
             reset = entry.get("last_reset_seen")
-            book.accounts[account_id] = AccountInfo(str(entry.get("email") or ""), str(entry.get("provider") or ""),
+            self.accounts[account_id] = AccountInfo(str(entry.get("email") or ""), str(entry.get("provider") or ""),
                                                     float(reset) if isinstance(reset, (int, float)) else None)
             for model, cell in (entry.get("models") or {}).items():
                 if isinstance(cell, dict):
-                    book.tallies[(account_id, model)] = Tally.from_dict(cell)
-        horizon = int(book.clock() // 3600) * 3600 - SERIES_HOURS * 3600
+                    self.tallies[(account_id, model)] = Tally.from_dict(cell)
+        horizon = int(self.clock() // 3600) * 3600 - SERIES_HOURS * 3600
         for row in data.get("hours") or []:
             if isinstance(row, list) and len(row) == 4 and row[0] > horizon:
-                book.hours[int(row[0])] = [int(row[1]), int(row[2]), int(row[3])]
+                self.hours[int(row[0])] = [int(row[1]), int(row[2]), int(row[3])]
         for err in (data.get("recent_errors") or [])[-RECENT_ERRORS:]:
             if isinstance(err, dict):
-                book.recent_errors.append(err)
-        return book
+                self.recent_errors.append(err)
 
-    def snapshot_if_due(self, force: bool = False) -> dict[str, Any] | None:
-        """The data to save now, or None when nothing changed or the last save was too recent."""
-        now = time.monotonic()
-        if self.path is None or not self.dirty or (not force and now - self._last_save < SAVE_INTERVAL):
-            return None
-        self.dirty = False
-        self._last_save = now
-        return self.as_dict()
-
-    def write(self, snapshot: Mapping[str, Any]) -> None:
-        """Blocking file write (the runtime calls it in a worker thread)."""
-        if self.path is None:
+    async def start(self) -> None:
+        """Show the shared totals from the start (statistics survive restarts)."""
+        self.started = True
+        if self.store is None:
             return
         try:
-            write_json_atomic(self.path, snapshot)
+            self._load(usage_counters.merge(await self.store.usage(), self._pending_dict()))
+        except StoreUnavailable:
+            pass
         except OSError as exc:
-            self.dirty = True
-            log.warning("could not save usage statistics: %s", type(exc).__name__)
+            log.warning("could not read usage statistics: %s", type(exc).__name__)
 
-    def save(self) -> None:
-        snapshot = self.snapshot_if_due(force=True)
-        if snapshot is not None:
-            self.write(snapshot)
+    def _pending_dict(self) -> dict[str, Any]:
+        return self._pending.as_dict() if self._pending is not None else usage_counters.empty()
+
+    async def flush(self, force: bool = False) -> bool:
+        """Hand the pending delta to the store; True when it was taken. A store that is down keeps
+        nothing from us: the delta stays pending and goes with the next flush."""
+        now = time.monotonic()
+        if self.store is None or self._pending is None or not self._pending.tallies and not self._pending.accounts:
+            return False
+        if not force and now - self._last_save < SAVE_INTERVAL:
+            return False
+        self._last_save = now
+        delta, self._pending = self._pending, UsageBook(clock=self.clock)
+        try:
+            totals = await self.store.add_usage(delta.as_dict())
+        except (StoreUnavailable, OSError) as exc:
+            if not isinstance(exc, StoreUnavailable):
+                log.warning("could not save usage statistics: %s", type(exc).__name__)
+            later, self._pending = self._pending, delta
+            self._pending._load(usage_counters.merge(delta.as_dict(), later.as_dict()))
+            return False
+        self._load(usage_counters.merge(totals, self._pending_dict()))
+        self.dirty = bool(self._pending.tallies)
+        return True

@@ -14,6 +14,7 @@ from gateway import quota
 from custom_providers.rate_limits import reset_time
 from gateway.quota import BACKOFF_CAP, QuotaBook
 from gateway.quota_file import FILENAME, read_blocks
+from gateway.store.files import FileStore
 
 NOW = 1_750_000_000.0
 
@@ -139,45 +140,58 @@ def test_blocks_expire_by_themselves(monkeypatch: pytest.MonkeyPatch) -> None:
     assert book.blocked_until("acct", now=time.time() + 61) is None
 
 
-# ---- shared through auth-dir -----------------------------------------------------------------------
+# ---- shared through auth-dir (the file store) -------------------------------------------------------
 
 
-def test_a_block_is_seen_by_another_worker(tmp_path: Path) -> None:
-    one, two = QuotaBook(shared_dir=tmp_path), QuotaBook(shared_dir=tmp_path)
+def _book(path: Path) -> QuotaBook:
+    return QuotaBook(store=FileStore(path))
+
+
+async def test_a_block_is_seen_by_another_worker(tmp_path: Path) -> None:
+    one, two = _book(tmp_path), _book(tmp_path)
     until = one.block("acct", time.time() + 600)
+    await one.sync()
     assert not two.is_blocked("acct")
-    two.load_shared()
+    await two.sync()
     assert two.blocked_until("acct") == pytest.approx(until)
     # A success in the other worker lifts it for everyone.
     two.clear("acct")
-    three = QuotaBook(shared_dir=tmp_path)
-    three.load_shared()
+    await two.sync()
+    three = _book(tmp_path)
+    await three.sync()
     assert not three.is_blocked("acct")
 
 
-def test_blocks_of_several_accounts_merge_in_the_file(tmp_path: Path) -> None:
-    QuotaBook(shared_dir=tmp_path).block("a", time.time() + 600)
-    QuotaBook(shared_dir=tmp_path).block("b", time.time() + 600)
+async def test_blocks_of_several_accounts_merge_in_the_file(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        book = _book(tmp_path)
+        book.block(name, time.time() + 600)
+        await book.sync()
     assert set(read_blocks(tmp_path)) == {"a", "b"}
 
 
-def test_expired_entries_are_dropped(tmp_path: Path) -> None:
+async def test_expired_entries_are_dropped(tmp_path: Path) -> None:
     (tmp_path / FILENAME).write_text(json.dumps({"old": time.time() - 1, "live": time.time() + 600}))
     assert set(read_blocks(tmp_path)) == {"live"}
-    QuotaBook(shared_dir=tmp_path).block("new", time.time() + 600)
+    book = _book(tmp_path)
+    book.block("new", time.time() + 600)
+    await book.sync()
     assert set(json.loads((tmp_path / FILENAME).read_text())) == {"live", "new"}
 
 
 @pytest.mark.parametrize("content", ["", "{not json", "[1, 2]", '"text"', '{"a": "tomorrow"}'])
-def test_a_damaged_shared_file_is_ignored(tmp_path: Path, content: str) -> None:
+async def test_a_damaged_shared_file_is_ignored(tmp_path: Path, content: str) -> None:
     (tmp_path / FILENAME).write_text(content)
     assert read_blocks(tmp_path) == {}
-    book = QuotaBook(shared_dir=tmp_path)
-    book.load_shared()
+    book = _book(tmp_path)
+    await book.sync()
     book.block("acct", time.time() + 60)
+    await book.sync()
     assert set(read_blocks(tmp_path)) == {"acct"}
 
 
-def test_shared_file_holds_no_emails(tmp_path: Path) -> None:
-    QuotaBook(shared_dir=tmp_path).block("3f2a9c1b7d4e", time.time() + 60, label="alice@example.com")
+async def test_shared_file_holds_no_emails(tmp_path: Path) -> None:
+    book = _book(tmp_path)
+    book.block("3f2a9c1b7d4e", time.time() + 60, label="alice@example.com")
+    await book.sync()
     assert "alice" not in (tmp_path / FILENAME).read_text()

@@ -19,7 +19,8 @@ import pytest
 from custom_providers.credentials import rfc3339
 from custom_providers.errors import RefreshFailed, RefreshTokenRejected
 from gateway.errors import NeedsLogin
-from gateway.token_store import TokenStore, credential_filename, write_json_atomic
+from gateway.atomic_file import write_json_atomic
+from gateway.token_store import TokenStore, credential_filename
 from tests.gateway.token_processes import run_token_race, run_write_crashes
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from gateway.store.files import FileStore
 from gateway.usage import SERIES_HOURS, Tokens, UsageBook, error_kind, tokens_from
 
 
@@ -75,17 +76,18 @@ def test_only_the_last_50_errors_are_kept():
     assert book.recent_errors[0]["message"] == "boom 10"
 
 
-def test_saved_statistics_load_after_a_restart(tmp_path):
+async def test_saved_statistics_load_after_a_restart(tmp_path):
     clock = Clock()
     path = tmp_path / ".usage-stats.json"
-    book = UsageBook(path, clock=clock)
+    book = UsageBook(FileStore(tmp_path), clock=clock)
     book.record_success("a1", "alice@example.com", "claude", "claude-sonnet", Tokens(100, 20, 80, 3))
     book.record_failure("a1", "alice@example.com", "claude", "claude-sonnet", 429, reset_at=1_800_007_200)
-    book.save()
+    assert await book.flush(force=True)
     assert path.stat().st_mode & 0o777 == 0o600
-    assert book.snapshot_if_due(force=True) is None  # nothing changed since
+    assert not await book.flush(force=True)  # nothing changed since
 
-    again = UsageBook.load(path, clock=clock)
+    again = UsageBook(FileStore(tmp_path), clock=clock)
+    await again.start()
     assert again.account_total("a1").as_dict() == book.account_total("a1").as_dict()
     assert again.accounts["a1"].email == "alice@example.com"
     assert again.accounts["a1"].last_reset_seen == 1_800_007_200
@@ -93,19 +95,46 @@ def test_saved_statistics_load_after_a_restart(tmp_path):
     assert len(again.recent_errors) == 1
 
 
-def test_saving_is_throttled_and_skipped_when_nothing_changed(tmp_path):
-    book = UsageBook(tmp_path / "u.json", clock=Clock())
-    assert book.snapshot_if_due() is None
+async def test_saving_is_throttled_and_skipped_when_nothing_changed(tmp_path):
+    book = UsageBook(FileStore(tmp_path), clock=Clock())
+    assert not await book.flush()
     book.record_success("a", "a@x", "claude", "m", None)
-    assert book.snapshot_if_due() is not None
+    assert await book.flush()
     book.record_success("a", "a@x", "claude", "m", None)
-    assert book.snapshot_if_due() is None  # within SAVE_INTERVAL of the last one
-    assert book.dirty
+    assert not await book.flush()  # within SAVE_INTERVAL of the last one
+    assert book.account_total("a").requests == 2  # still counted in the view
+    assert await book.flush(force=True)
+    assert json.loads((tmp_path / ".usage-stats.json").read_text())["accounts"]["a"]["models"]["m"]["requests"] == 2
 
 
-def test_an_unreadable_file_starts_empty(tmp_path):
-    path = tmp_path / "u.json"
+async def test_two_workers_counts_add_up_in_one_file(tmp_path):
+    """Each worker hands over its increments; the file holds the sum, not the last writer's totals."""
+    one, two = UsageBook(FileStore(tmp_path)), UsageBook(FileStore(tmp_path))
+    await one.start()
+    await two.start()
+    for _ in range(3):
+        one.record_success("a", "a@x", "claude", "m", Tokens(10, 1))
+    for _ in range(5):
+        two.record_success("a", "a@x", "claude", "m", Tokens(1, 1))
+    two.record_failure("a", "a@x", "claude", "m", 500, "boom")
+    await one.flush(force=True)
+    await two.flush(force=True)
+    await one.flush(force=True)
+    total = two.account_total("a")
+    assert (total.requests, total.input, total.output, total.errors) == (9, 35, 8, {"server_error": 1})
+    fresh = UsageBook(FileStore(tmp_path))
+    await fresh.start()
+    assert fresh.account_total("a").as_dict() == total.as_dict()
+    assert sum(p["requests"] for p in fresh.series()) == 9
+
+
+async def test_an_unreadable_file_starts_empty(tmp_path):
+    path = tmp_path / ".usage-stats.json"
     path.write_text("{not json")
-    assert UsageBook.load(path).tallies == {}
+    book = UsageBook(FileStore(tmp_path))
+    await book.start()
+    assert book.tallies == {}
     path.write_text(json.dumps({"accounts": {"a": {"email": "a@x", "models": {"m": {"requests": 3}}}}}))
-    assert UsageBook.load(path).account_total("a").requests == 3
+    book = UsageBook(FileStore(tmp_path))
+    await book.start()
+    assert book.account_total("a").requests == 3

@@ -31,17 +31,18 @@ from tests.servers import ServerThread
 REPO = Path(__file__).resolve().parents[2]
 
 CHILD_STORE = r"""
-import asyncio, json, sys
+import asyncio, json, os, sys
 from pathlib import Path
 
 import httpx
 
 from custom_providers.credentials import expiry_from
 from custom_providers.errors import RefreshFailed, RefreshTokenRejected
+from gateway.store import open_store as open_backend
 from gateway.token_store import TokenStore
 
 
-def open_store(http, auth_dir, url):
+async def open_store(http, auth_dir, url):
     # the real TokenStore on auth_dir, refreshing at the rotating token server `url`
     async def refresh(refresh_token):
         reply = await http.post(url, json={"refresh_token": refresh_token})
@@ -53,7 +54,10 @@ def open_store(http, auth_dir, url):
         return {"access_token": body["access_token"], "refresh_token": body["refresh_token"],
                 "expired": expiry_from(body["expires_in"])}
 
-    store = TokenStore(auth_dir=auth_dir, refreshers={"claude": refresh})
+    # SUBGATE_STORE: "" for auth-dir files, or a Redis URL (each process then is one "host")
+    backend = open_backend(os.environ.get("SUBGATE_STORE", ""), auth_dir)
+    await backend.pull()
+    store = TokenStore(auth_dir=auth_dir, refreshers={"claude": refresh}, backend=backend)
     store.scan()
     return store, store.accounts()[0]
 """
@@ -65,7 +69,7 @@ auth_dir, url, ready, go, callers = Path(sys.argv[1]), sys.argv[2], Path(sys.arg
 
 async def main():
     async with httpx.AsyncClient(trust_env=False, timeout=30) as http:
-        store, acct = open_store(http, auth_dir, url)
+        store, acct = await open_store(http, auth_dir, url)
         ready.touch()
         while not go.exists():
             await asyncio.sleep(0.002)
@@ -94,9 +98,11 @@ while True:
 """
 
 
-def _child_env() -> dict[str, str]:
+def _child_env(store_url: str = "", **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUBGATE_")}
     env["PYTHONPATH"] = str(REPO)
+    env["SUBGATE_STORE"] = store_url
+    env.update(extra)
     return env
 
 
@@ -132,20 +138,52 @@ class RaceResult:
     reuses: int
     tokens: set[str]
     final_refresh_token: str
+    stored: dict[str, Any]  # the credential as the store holds it afterwards
 
 
-def run_token_race(tmp_path: Path, *, processes: int, callers: int) -> RaceResult:
-    auth_dir = tmp_path / "auth"
-    auth_dir.mkdir(mode=0o700)
-    book = TokenBook()
-    grant = book.issue("alice@example.com")
+def expired_login(book: TokenBook, email: str = "alice@example.com") -> dict[str, Any]:
+    """A credential whose access token has expired: the first caller must refresh it."""
+    grant = book.issue(email)
     book.expire(grant.access_token)
-    path = auth_dir / "claude-alice@example.com.json"
-    path.write_text(json.dumps({
-        "type": "claude", "email": "alice@example.com", "id_token": "",
-        "access_token": grant.access_token, "refresh_token": grant.refresh_token,
-        "expired": rfc3339(time.time() - 60), "last_refresh": rfc3339(time.time() - 7200),
-    }))
+    return {"type": "claude", "email": email, "id_token": "",
+            "access_token": grant.access_token, "refresh_token": grant.refresh_token,
+            "expired": rfc3339(time.time() - 60), "last_refresh": rfc3339(time.time() - 7200)}
+
+
+def seed(store_url: str, auth_dir: Path, name: str, data: dict[str, Any]) -> None:
+    """Put a credential where the racing processes will find it: a file, or the Redis store."""
+    if not store_url:
+        (auth_dir / name).write_text(json.dumps(data))
+        return
+    from gateway.store import open_store
+
+    store = open_store(store_url, auth_dir)
+    asyncio.run(store._then_close(store.put_credential(name, data)))  # type: ignore[attr-defined]
+
+
+def stored(store_url: str, auth_dir: Path, name: str) -> dict[str, Any]:
+    from gateway.store import open_store
+
+    store = open_store(store_url, auth_dir)
+
+    async def fetch() -> dict[str, Any]:
+        try:
+            return await store.fetch_credential(name) or {}
+        finally:
+            await store.aclose()
+
+    return asyncio.run(fetch())
+
+
+def run_token_race(tmp_path: Path, *, processes: int, callers: int, store_url: str = "") -> RaceResult:
+    """With store_url each process has an auth-dir of its own (another host) and Redis holds the account."""
+    book = TokenBook()
+    name = "claude-alice@example.com.json"
+    dirs = [tmp_path / (f"host{n}" if store_url else "auth") for n in range(processes)]
+    for auth_dir in dirs:
+        auth_dir.mkdir(mode=0o700, exist_ok=True)
+    path = dirs[0] / name
+    seed(store_url, dirs[0], name, expired_login(book))
     server = RotatingTokenServer(book)
     go = tmp_path / "go"
     with ServerThread(server.app()) as srv:
@@ -153,8 +191,8 @@ def run_token_race(tmp_path: Path, *, processes: int, callers: int) -> RaceResul
         for n in range(processes):
             ready = tmp_path / f"ready-{n}"
             proc = subprocess.Popen(
-                [sys.executable, "-c", RACER, str(auth_dir), f"{srv.url}/token", str(ready), str(go), str(callers)],
-                cwd=REPO, env=_child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                [sys.executable, "-c", RACER, str(dirs[n]), f"{srv.url}/token", str(ready), str(go), str(callers)],
+                cwd=REPO, env=_child_env(store_url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             )
             children.append((proc, ready))
         deadline = time.monotonic() + 20
@@ -173,7 +211,8 @@ def run_token_race(tmp_path: Path, *, processes: int, callers: int) -> RaceResul
             errors = [r for r in results if r.startswith("error ")]
             assert not errors, errors[:3]
             tokens.update(results)
-    return RaceResult(path, book.refresh_calls, book.reuse_count, tokens, server.issued[-1] if server.issued else "")
+    return RaceResult(path, book.refresh_calls, book.reuse_count, tokens, server.issued[-1] if server.issued else "",
+                      stored(store_url, dirs[0], name) if store_url else json.loads(path.read_text()))
 
 
 def run_write_crashes(path: Path, *, kills: int, parallel: int = 6) -> list[dict[str, Any]]:

@@ -42,7 +42,7 @@ auth_dir, url = Path(sys.argv[1]), sys.argv[2]
 
 async def main():
     async with httpx.AsyncClient(trust_env=False, timeout=10) as http:
-        store, acct = open_store(http, auth_dir, url)
+        store, acct = await open_store(http, auth_dir, url)
         print("ready", flush=True)
         while True:  # as an upstream 401 would: refresh whatever token is current
             await store.refresh(acct, failed_token=acct.access_token)
