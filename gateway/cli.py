@@ -94,20 +94,39 @@ def build_parser() -> argparse.ArgumentParser:
     amp.add_argument("--url", default=None, help="gateway URL (default http://localhost:<port from config>)")
     amp.add_argument("--path", default=None, help="Amp settings file (default ~/.config/amp/settings.json)")
 
+    store = sub.add_parser("store", help="move accounts and statistics between auth-dir and the shared store (Redis)")
+    store.add_argument("action", choices=["import", "export"],
+                       help="import: auth-dir files into gateway.store; export: the store's accounts as files")
+    store.add_argument("--from", dest="source", default=None, help="import: auth-dir to read (default: gateway.auth-dir)")
+    store.add_argument("--to", dest="target", default=None, help="export: directory to write (default: gateway.auth-dir)")
+    store.add_argument("--replace", action="store_true",
+                       help="import: overwrite accounts the store already holds (their tokens may be newer)")
+
     sub.add_parser("doctor", help="check config, port, auth-dir permissions, accounts, Amp secret, LiteLLM version")
     # Only listed here for --help: main() hands `serve ...` to gateway.amp's own parser before parsing.
     sub.add_parser("serve", help="run the gateway (same as python -m gateway.amp; see `serve --help`)", add_help=False)
     return p
 
 
-def _stores() -> tuple[Any, Any, Providers]:
+async def _stores() -> tuple[Any, Any, Providers]:
+    """The accounts as the gateway sees them: auth-dir, or the Redis store named by the config."""
+    from gateway.store import open_store
     from gateway.token_store import TokenStore
 
     settings = load_settings()
     providers = registry.configure(settings.providers)
-    store = TokenStore(auth_dir=settings.auth_path, refreshers={name: _no_refresh for name in providers.names()})
+    backend = open_store(settings.store, settings.auth_path)
+    await backend.pull()
+    store = TokenStore(auth_dir=settings.auth_path, refreshers={name: _no_refresh for name in providers.names()},
+                       backend=backend)
     store.scan()
     return settings, store, providers
+
+
+async def _saved(store: Any) -> None:
+    """Wait until a new login has reached the shared store (a Redis that is down keeps it spooled)."""
+    await store.shared.settle()
+    await store.shared.aclose()
 
 
 async def _no_refresh(token: str) -> dict[str, Any]:  # the CLI never spends refresh tokens
@@ -115,11 +134,12 @@ async def _no_refresh(token: str) -> dict[str, Any]:  # the CLI never spends ref
 
 
 async def _login(args: argparse.Namespace) -> int:
-    settings, store, providers = _stores()
+    settings, store, providers = await _stores()
     options = LoginOptions(no_browser=args.no_browser, paste=args.paste, device=args.device, timeout=args.timeout)
     cred = await providers[args.provider].login(options)
     path = store.save_credential(cred)
-    print(f"Authentication saved to {path}")
+    await _saved(store)
+    print(f"Authentication saved to {path if not settings.store else store.shared.where}")
     return 0
 
 
@@ -129,14 +149,17 @@ async def _import(args: argparse.Namespace) -> int:
     from custom_providers.credentials import parse_rfc3339
     from gateway.token_store import credential_filename
 
-    settings, store, providers = _stores()
+    settings, store, providers = await _stores()
     provider = providers[args.provider]
     for note in provider.import_notes(args.path, args.email):
         print(note)
     async with httpx.AsyncClient(timeout=30) as http:
         cred = await provider.import_login(args.path, http=http, email=args.email)
-    existed = (settings.auth_path / credential_filename(cred)).exists()
+    existed = store.shared.read_credential(credential_filename(cred)) is not None
     path = store.save_credential(cred)
+    await _saved(store)
+    if settings.store:
+        path = f"{credential_filename(cred)} in {store.shared.where}"
     verb = "Updated" if existed else "Imported"
     print(f"{verb} {args.provider} login for {cred.get('email')} into {path}")
     print(f"Token expires {_fmt_time(parse_rfc3339(cred.get('expired')))}; the gateway refreshes it by itself.")
@@ -255,17 +278,22 @@ def _fmt_window(window: dict | None) -> str:
     return f"{mark}{window['used_percent']:g}%{when}"
 
 
-def _accounts() -> int:
+async def _accounts() -> int:
     from gateway.headroom import HeadroomBook
-    from gateway.quota_file import read_blocks
+    from gateway.store import StoreUnavailable
 
-    settings, store, _ = _stores()
+    settings, store, _ = await _stores()
     accounts = store.accounts()
+    try:
+        blocks = await store.shared.blocks()
+    except StoreUnavailable:
+        blocks = {}
+    await store.shared.aclose()
     if not accounts:
         logins = " or ".join(f"`python -m gateway login {name}`" for name in registry.names())
-        print(f"No accounts in {settings.auth_path}. Run {logins}.")
+        where = store.shared.where if settings.store else settings.auth_path
+        print(f"No accounts in {where}. Run {logins}.")
         return 0
-    blocks = read_blocks(settings.auth_path)
     headroom = HeadroomBook(shared_dir=settings.auth_path)
     headroom.load_shared()
     rows = [("PROVIDER", "EMAIL", "STATE", "PLAN", "5-HOUR", "WEEKLY", "TOKEN EXPIRES")]
@@ -301,7 +329,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "import":
             return asyncio.run(_import(args))
         if args.command == "accounts":
-            return _accounts()
+            return asyncio.run(_accounts())
+        if args.command == "store":
+            from gateway.store.transfer import main as store_main
+
+            return store_main(args)
         if args.command == "factory-config":
             return _factory_config(args)
         if args.command == "amp-setup":

@@ -142,7 +142,61 @@ def _describe_expiry(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
 
 
-def check_accounts(settings: GatewaySettings) -> list[Check]:
+@dataclass
+class StoreView:
+    """What doctor read from the shared store in one go: its health, credentials and blocks."""
+
+    backend: Any
+    health: Any
+    blocks: dict[str, float]
+
+
+def read_store(settings: GatewaySettings) -> StoreView:
+    import asyncio
+
+    from gateway.store import StoreUnavailable, open_store
+
+    backend = open_store(settings.store, settings.auth_path)
+
+    async def read() -> StoreView:
+        try:
+            health = await backend.health()
+            blocks: dict[str, float] = {}
+            if health.reachable:
+                await backend.pull()
+                try:
+                    blocks = await backend.blocks()
+                except StoreUnavailable:
+                    pass
+            return StoreView(backend, health, blocks)
+        finally:
+            await backend.aclose()
+
+    return asyncio.run(read())
+
+
+SLOW_STORE_MS = 50.0
+
+
+def check_store(view: StoreView) -> list[Check]:
+    """Reachable, which version, how long one round trip takes (every refresh and flush pays it)."""
+    health = view.health
+    if health.kind == "files":
+        if not health.reachable:
+            return []  # check_auth_dir already says what is wrong with auth-dir
+        return [Check(OK, "store", f"auth-dir files in {health.where} (set gateway.store: redis://host:port/db "
+                                   "to share accounts between hosts)")]
+    if not health.reachable:
+        return [Check(FAIL, "store", f"Redis at {health.where} is not reachable: {health.detail}",
+                      "start Redis there, or correct gateway.store (or router_settings' redis_host/redis_port)")]
+    latency = f"{health.latency_ms:.1f} ms round trip"
+    if health.latency_ms is not None and health.latency_ms > SLOW_STORE_MS:
+        return [Check(WARN, "store", f"Redis {health.version} at {health.where}: {latency}, slow for a shared lock",
+                      "put Redis on the same network as the gateway hosts")]
+    return [Check(OK, "store", f"Redis {health.version} at {health.where}, {latency}")]
+
+
+def check_accounts(settings: GatewaySettings, view: StoreView | None = None) -> list[Check]:
     from gateway.quota_file import read_blocks
     from gateway.token_store import TokenStore
 
@@ -150,14 +204,16 @@ def check_accounts(settings: GatewaySettings) -> list[Check]:
         raise RuntimeError("not used")
 
     names = registry.names()
-    store = TokenStore(auth_dir=settings.auth_path, refreshers={name: never for name in names})
+    store = TokenStore(auth_dir=settings.auth_path, refreshers={name: never for name in names},
+                       backend=view.backend if view is not None else None)
     store.scan()
     accounts = store.accounts()
+    where = view.health.where if view is not None else str(settings.auth_path)
     if not accounts:
         labels = " or ".join(kind.label for kind in registry.kinds())
         logins = " and/or ".join(f"`python -m gateway login {name}`" for name in names)
-        return [Check(WARN, "accounts", f"no {labels} login in {settings.auth_path}", f"run {logins}")]
-    blocks = read_blocks(settings.auth_path)
+        return [Check(WARN, "accounts", f"no {labels} login in {where}", f"run {logins}")]
+    blocks = view.blocks if view is not None else read_blocks(settings.auth_path)
     usable = {p: sum(1 for a in accounts if a.provider == p and a.usable) for p in names}
     out = []
     for acct in accounts:
@@ -252,8 +308,10 @@ def run_checks(
         checks += check_bind(settings)
         checks += check_port(settings, health_timeout=health_timeout)
         checks += check_auth_dir(settings)
-        if settings.auth_path.is_dir():  # a missing auth-dir was reported just above
-            checks += check_accounts(settings)
+        view = read_store(settings)
+        checks += check_store(view)
+        if settings.auth_path.is_dir() and view.health.reachable:  # otherwise reported just above
+            checks += check_accounts(settings, view)
         checks += check_amp_secret(settings, env)
     checks += check_litellm()
     return checks

@@ -37,6 +37,8 @@ def page_data(rt: Any, now: float | None = None) -> dict[str, Any]:
         "recent_errors": list(reversed(usage.recent_errors)),
         "file_problems": [{"file": name, "problem": problem} for name, problem in sorted(rt.store.problems.items())],
         "series": usage.series(),
+        # Which store is shared state in, and why it is not reachable (empty while it is).
+        "store": {"kind": rt.shared.kind, "degraded": rt.shared.degraded},
     }
 
 

@@ -38,6 +38,7 @@ RefreshFn = Callable[[str], Awaitable[dict[str, Any]]]
 
 EXPIRY_SKEW_SECONDS = 60.0
 FAILED_REFRESH_HOLDOFF = 300.0
+STORE_HOLDOFF = 5.0
 # Fingerprint of the refresh token the server refused, kept in the credential file so other workers and
 # `python -m gateway accounts` see needs-login too; a new login (another refresh token) no longer matches.
 NEEDS_LOGIN_KEY = "subgate_needs_login"
@@ -351,6 +352,8 @@ class TokenStore:
                     return await self._spend(acct)
             except StoreUnavailable as exc:
                 # Refreshing without the shared lock could spend the refresh token a second time.
+                # The background loop waits a little; a request that needs the token still asks.
+                acct.refresh_holdoff_until = time.time() + STORE_HOLDOFF
                 raise RefreshFailed(f"the {acct.provider} token of {acct.email} cannot be refreshed safely now: "
                                     f"{exc}") from None
 

@@ -27,8 +27,9 @@ def redis_binary() -> str:
 
 
 class RedisServer:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, persist: bool = False) -> None:
         self.workdir = workdir
+        self.persist = persist  # append-only file, as a deployment keeps it: data survives a restart
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen | None = None
@@ -36,7 +37,8 @@ class RedisServer:
     def start(self, timeout: float = 20) -> "RedisServer":
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            [redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            [redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "yes" if self.persist else "no", "--appendfsync", "always",
              "--dir", str(self.workdir), "--daemonize", "no", "--logfile", str(self.workdir / "redis.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )

@@ -42,6 +42,7 @@ class DemoMode:
             raise
         os.environ.update(upstreams.env())
         os.environ["SUBGATE_AUTH_DIR"] = str(auth_dir)
+        os.environ["SUBGATE_STORE"] = ""  # the demo accounts are files in the temp auth-dir, never a team's Redis
         os.environ["SUBGATE_CONFIG"] = str(DEFAULT_CONFIG_PATH)
         # uvicorn re-raises the SIGTERM it caught once it has shut down; as SystemExit it unwinds through
         # the caller's `finally` (and close()) instead of killing the process with the temp dir left behind.

@@ -73,6 +73,14 @@ class Store(abc.ABC):
     def delete_credential_soon(self, name: str) -> None:
         """Remove an account (synchronous callers)."""
 
+    async def settle(self) -> None:
+        """Wait until writes made with the *_soon methods have reached the store (or the spool)."""
+        return None
+
+    @property
+    def where(self) -> str:
+        return ""
+
     @abc.abstractmethod
     async def pull(self) -> bool:
         """Bring the local view up to date with the shared one; True when credentials changed."""

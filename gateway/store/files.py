@@ -73,6 +73,10 @@ class FileStore(Store):
     def __init__(self, auth_dir: Path) -> None:
         self.auth_dir = Path(auth_dir)
 
+    @property
+    def where(self) -> str:
+        return str(self.auth_dir)
+
     def _path(self, name: str) -> Path:
         return self.auth_dir / name
 

@@ -81,7 +81,7 @@ class RedisStore(Store):
 
     def __init__(self, url: str, auth_dir: Path) -> None:
         self.url = url
-        self.where = redacted(url)
+        self._where = redacted(url)
         self.auth_dir = Path(auth_dir)
         self._redis: aioredis.Redis | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -94,6 +94,15 @@ class RedisStore(Store):
         self._pushing: asyncio.Task | None = None
         self._pending: dict[str, dict[str, Any] | None] = self._read_spool()
         self._apply_pending()
+
+    @property
+    def where(self) -> str:
+        return self._where
+
+    async def settle(self) -> None:
+        if self._pushing is not None:
+            await self._pushing
+        await self._quiet(self._push_pending())
 
     # ---- connection and outage bookkeeping ---------------------------------------------------------
     @property
@@ -258,6 +267,14 @@ class RedisStore(Store):
         try:
             await self._push_pending()
             generation = await self._call(lambda r: r.get(PREFIX + "cred:gen"))
+            if generation is None and self._creds:
+                # A Redis that lost its data (restarted without persistence, flushed): every write bumps
+                # the counter, so a missing one means nobody deleted these. Put ours back.
+                log.warning("store: Redis at %s holds no credentials; restoring the %d this host knows",
+                            self.where, len(self._creds))
+                for name, data in list(self._creds.items()):
+                    await self._push(name, data)
+                generation = await self._call(lambda r: r.get(PREFIX + "cred:gen"))
             if generation != self._remote_generation or generation is None:
                 everything = await self._call(lambda r: r.hgetall(PREFIX + "cred"))
                 for name in set(self._creds) - set(everything) - set(self._pending):
@@ -406,6 +423,7 @@ class RedisStore(Store):
     # ---- health ------------------------------------------------------------------------------------
     async def health(self) -> StoreHealth:
         try:
+            await self._call(lambda r: r.ping())  # connects; the next one is the round trip every call pays
             t0 = time.perf_counter()
             await self._call(lambda r: r.ping())
             latency = (time.perf_counter() - t0) * 1000

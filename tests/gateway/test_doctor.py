@@ -246,3 +246,30 @@ def test_a_yaml_syntax_error_is_not_answered_with_config_path(setup) -> None:
     check = by_name(run_checks(setup["config"], env=setup["env"]))["config"]
     assert check.status == FAIL and "not valid YAML" in check.message
     assert "--config" not in check.fix and "line" in check.fix
+
+
+def test_doctor_checks_the_redis_store_and_reads_its_accounts(setup, redis_server, tmp_path) -> None:
+    from tests.servers import free_port as unused_port
+
+    env = {**setup["env"], "SUBGATE_STORE": redis_server.url}
+    checks = by_name(run_checks(setup["config"], env=env, health_timeout=0.3))
+    store = checks["store"]
+    import re
+    import subprocess
+
+    installed = re.search(r"v=(\d+\.\d+\.\d+)", subprocess.run(["redis-server", "--version"], capture_output=True,
+                                                                text=True).stdout).group(1)
+    assert f"Redis {installed} at" in store.message and "ms round trip" in store.message
+    assert store.status == OK or "slow" in store.message  # WARN only when the round trip took over 50 ms
+    # the account file in auth-dir is not in Redis: doctor reports what the hosts would serve
+    assert checks["accounts"].status == WARN and redis_server.url in checks["accounts"].message
+
+    env["SUBGATE_STORE"] = f"redis://127.0.0.1:{unused_port()}/0"
+    checks = by_name(run_checks(setup["config"], env=env, health_timeout=0.3))
+    assert checks["store"].status == FAIL and "not reachable" in checks["store"].message
+    assert "gateway.store" in checks["store"].fix
+
+
+def test_doctor_names_the_file_store_by_default(setup) -> None:
+    store = by_name(run_checks(setup["config"], env=setup["env"], health_timeout=0.3))["store"]
+    assert store.status == OK and str(setup["auth"]) in store.message

@@ -194,3 +194,33 @@ def test_a_redis_url_and_router_settings_select_the_redis_store():
 
     with pytest.raises(ConfigError, match="redis://"):
         store_url("postgres://x", None, env)
+
+
+async def test_store_import_moves_an_auth_dir_into_redis_and_export_gives_it_back(redis_server, tmp_path):
+    from gateway.store.transfer import export_dir, import_dir
+
+    old = tmp_path / "old-auth"
+    old.mkdir()
+    (old / NAME).write_text(json.dumps(CRED))
+    (old / "codex-bob@example.com.json").write_text(json.dumps({"type": "codex", "email": "bob@example.com",
+                                                                "refresh_token": "rt-b"}))
+    (old / "notes.json").write_text("[1, 2]")  # not a credential: left alone
+    book = {"accounts": {"acct1": {"email": "alice@example.com", "provider": "claude",
+                                   "models": {"m": {"requests": 7, "input_tokens": 70}}}}}
+    (old / ".usage-stats.json").write_text(json.dumps(book))
+    store = open_store(redis_server.url, tmp_path / "host")
+    newer = {**CRED, "refresh_token": "rt-newer-from-a-host"}
+    await store.put_credential(NAME, newer)
+    imported, kept = await import_dir(old, store)
+    assert imported == ["codex-bob@example.com.json"] and kept == [NAME]
+    assert (await store.fetch_credential(NAME))["refresh_token"] == "rt-newer-from-a-host"  # never older
+    await import_dir(old, store)  # twice: usage counted once
+    assert (await store.usage())["accounts"]["acct1"]["models"]["m"]["requests"] == 7
+    imported, _ = await import_dir(old, store, replace=True)
+    assert NAME in imported and (await store.fetch_credential(NAME)) == CRED
+
+    out = tmp_path / "exported"
+    assert sorted(await export_dir(store, out)) == sorted([NAME, "codex-bob@example.com.json"])
+    assert json.loads((out / NAME).read_text()) == CRED  # CLIProxyAPI's file, unknown keys included
+    assert (out / NAME).stat().st_mode & 0o777 == 0o600
+    await store.aclose()
