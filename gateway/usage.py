@@ -144,7 +144,7 @@ class UsageBook:
         self.hours: dict[int, list[int]] = {}  # hour start -> [requests, tokens, errors]
         self.recent_errors: deque[dict[str, Any]] = deque(maxlen=RECENT_ERRORS)
         self.dirty = False
-        self._last_save = 0.0
+        self._last_save = self._last_read = 0.0
         self.started = False
         # What this process counted since its last hand-over to the store.
         self._pending: UsageBook | None = UsageBook(clock=clock) if store is not None else None
@@ -280,6 +280,14 @@ class UsageBook:
         except OSError as exc:
             log.warning("could not read usage statistics: %s", type(exc).__name__)
 
+    async def _reread(self) -> None:
+        assert self.store is not None
+        try:
+            totals = await self.store.usage()
+        except (StoreUnavailable, OSError):
+            return
+        self._load(usage_counters.merge(totals, self._pending_dict()))
+
     def _pending_dict(self) -> dict[str, Any]:
         return self._pending.as_dict() if self._pending is not None else usage_counters.empty()
 
@@ -287,11 +295,16 @@ class UsageBook:
         """Hand the pending delta to the store; True when it was taken. A store that is down keeps
         nothing from us: the delta stays pending and goes with the next flush."""
         now = time.monotonic()
-        if self.store is None or self._pending is None or not self._pending.tallies and not self._pending.accounts:
+        if self.store is None or self._pending is None:
+            return False
+        if not self._pending.tallies and not self._pending.accounts:
+            if now - self._last_read >= SAVE_INTERVAL:
+                self._last_read = now
+                await self._reread()  # nothing of ours to add: still show what the other processes added
             return False
         if not force and now - self._last_save < SAVE_INTERVAL:
             return False
-        self._last_save = now
+        self._last_save = self._last_read = now
         delta, self._pending = self._pending, UsageBook(clock=self.clock)
         try:
             totals = await self.store.add_usage(delta.as_dict())

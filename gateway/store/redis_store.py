@@ -23,48 +23,23 @@ import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.asyncio.retry import Retry
 
-from gateway.atomic_file import write_json_atomic
+from gateway.store import redis_scripts as scripts
 from gateway.store import usage_counters
 from gateway.store.base import DEFAULT_LEASE_SECONDS, Store, StoreHealth, StoreUnavailable
+from gateway.store.spool import SPOOL_DIR, CredentialSpool
 
 log = logging.getLogger("subgate.store")
 
 T = TypeVar("T")
 PREFIX = "subgate:"
-SPOOL_DIR = ".store-pending"
 LEASE_SECONDS = float(os.environ.get("SUBGATE_REFRESH_LEASE_SECONDS", DEFAULT_LEASE_SECONDS))
 LOCK_POLL_SECONDS = 0.05
-
-# Release / extend only a lock we still hold (its value is our token).
-_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
-_EXTEND = ("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) "
-           "else return 0 end")
-# A block only ever moves later; clearing is HDEL.
-_BLOCK = ("local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') "
-          "if tonumber(ARGV[2]) > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end return 1")
-# Newest `taken_at` wins per key: KEYS = {data hash, taken_at hash}, ARGV = key, taken_at, json, ...
-_SNAPSHOTS = ("for i = 1, #ARGV, 3 do "
-              "local cur = tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '-1') "
-              "if tonumber(ARGV[i + 1]) >= cur then "
-              "redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2]) redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) "
-              "end end return 1")
-
-
-def redacted(url: str) -> str:
-    """The URL without its password, for logs, doctor and /ui."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
 
 def _stamp(data: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
@@ -81,7 +56,7 @@ class RedisStore(Store):
 
     def __init__(self, url: str, auth_dir: Path) -> None:
         self.url = url
-        self._where = redacted(url)
+        self._where = scripts.redacted(url)
         self.auth_dir = Path(auth_dir)
         self._redis: aioredis.Redis | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -92,7 +67,8 @@ class RedisStore(Store):
         self._down_since: float | None = None
         self._down_reason = ""
         self._pushing: asyncio.Task | None = None
-        self._pending: dict[str, dict[str, Any] | None] = self._read_spool()
+        self.spool = CredentialSpool(self.auth_dir / SPOOL_DIR)
+        self._pending: dict[str, dict[str, Any] | None] = self.spool.load()
         self._apply_pending()
 
     @property
@@ -140,31 +116,14 @@ class RedisStore(Store):
                 f"tokens that need a refresh fail with 503, {len(self._pending)} credential write(s) waiting")
 
     # ---- credential spool (writes Redis has not taken yet) -----------------------------------------
-    def _spool_path(self, name: str) -> Path:
-        return self.auth_dir / SPOOL_DIR / name
-
-    def _read_spool(self) -> dict[str, dict[str, Any] | None]:
-        out: dict[str, dict[str, Any] | None] = {}
-        folder = self.auth_dir / SPOOL_DIR
-        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-            try:
-                entry = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if isinstance(entry, dict):
-                out[path.name] = entry.get("data") if isinstance(entry.get("data"), dict) else None
-        return out
-
     def _spool(self, name: str, data: Mapping[str, Any] | None) -> None:
         self._pending[name] = dict(data) if data is not None else None
-        folder = self.auth_dir / SPOOL_DIR
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_json_atomic(self._spool_path(name), {"data": dict(data)} if data is not None else {"deleted": True})
+        self.spool.put(name, data)
 
     def _unspool(self, name: str, data: Mapping[str, Any] | None) -> None:
         if name in self._pending and self._pending[name] == (dict(data) if data is not None else None):
             del self._pending[name]
-            self._spool_path(name).unlink(missing_ok=True)
+            self.spool.remove(name)
 
     def _apply_pending(self) -> None:
         for name, data in self._pending.items():
@@ -309,7 +268,7 @@ class RedisStore(Store):
         finally:
             keeper.cancel()
             try:
-                await self._call(lambda r: r.eval(_RELEASE, 1, key, token))
+                await self._call(lambda r: r.eval(scripts.RELEASE, 1, key, token))
             except StoreUnavailable:
                 pass  # the lease runs out by itself
 
@@ -317,7 +276,7 @@ class RedisStore(Store):
         while True:
             await asyncio.sleep(lease_ms / 3000)
             try:
-                await self._call(lambda r: r.eval(_EXTEND, 1, key, token, lease_ms))
+                await self._call(lambda r: r.eval(scripts.EXTEND, 1, key, token, lease_ms))
             except StoreUnavailable:
                 pass
 
@@ -326,7 +285,7 @@ class RedisStore(Store):
         if until is None:
             await self._call(lambda r: r.hdel(PREFIX + "blocks", account_id))
         else:
-            await self._call(lambda r: r.eval(_BLOCK, 1, PREFIX + "blocks", account_id, repr(float(until))))
+            await self._call(lambda r: r.eval(scripts.BLOCK, 1, PREFIX + "blocks", account_id, repr(float(until))))
 
     async def blocks(self) -> dict[str, float]:
         raw = await self._call(lambda r: r.hgetall(PREFIX + "blocks"))
@@ -350,7 +309,7 @@ class RedisStore(Store):
             taken = snap.get("taken_at")
             args += [key, repr(float(taken)) if isinstance(taken, (int, float)) else "0", json.dumps(dict(snap))]
         keys = (f"{PREFIX}snap:{kind}", f"{PREFIX}snap:{kind}:taken")
-        await self._call(lambda r: r.eval(_SNAPSHOTS, 2, *keys, *args))
+        await self._call(lambda r: r.eval(scripts.SNAPSHOTS, 2, *keys, *args))
 
     async def snapshots(self, kind: str) -> dict[str, dict[str, Any]]:
         raw = await self._call(lambda r: r.hgetall(f"{PREFIX}snap:{kind}"))

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from gateway.store import StoreUnavailable, open_store
-from gateway.store import redis_store
+from gateway.store import redis_scripts, redis_store
 from gateway.store.files import FileStore
 
 CRED = {"type": "claude", "email": "alice@example.com", "access_token": "at-1", "refresh_token": "rt-1",
@@ -189,7 +189,7 @@ def test_a_redis_url_and_router_settings_select_the_redis_store():
     assert store_url("redis://h:1/2", {"redis_host": "x"}, env) == "redis://h:1/2"
     rs = {"redis_host": "os.environ/REDIS_HOST", "redis_port": 6380, "redis_password": "os.environ/REDIS_PASSWORD"}
     assert store_url("", rs, env) == "redis://:p%40ss@10.0.0.5:6380/0"
-    assert redis_store.redacted("redis://:p%40ss@10.0.0.5:6380/0") == "redis://:***@10.0.0.5:6380/0"
+    assert redis_scripts.redacted("redis://:p%40ss@10.0.0.5:6380/0") == "redis://:***@10.0.0.5:6380/0"
     from gateway.config import ConfigError
 
     with pytest.raises(ConfigError, match="redis://"):
