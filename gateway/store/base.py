@@ -3,7 +3,7 @@
 `FileStore` (gateway/store/files.py) keeps everything in auth-dir, as one box always has: nothing to
 install, workers on one machine share through file locks. `RedisStore` (gateway/store/redis_store.py)
 keeps the same things in one Redis server so several hosts share them. Callers never learn which one
-they hold; docs/architecture.md and the README's "team deployment" section say what goes through here:
+they hold; the README's "Team deployment" section says what is shared and what is not. Through here go:
 
 - credentials: CLIProxyAPI-format JSON per account, by file name (`claude-<email>.json`);
 - the refresh lock: one refresh per account across every process and host, with a lease that lapses
