@@ -284,8 +284,10 @@ async def _accounts() -> int:
 
     settings, store, _ = await _stores()
     accounts = store.accounts()
+    headroom = HeadroomBook()
     try:
         blocks = await store.shared.blocks()
+        await headroom.sync(store.shared)
     except StoreUnavailable:
         blocks = {}
     await store.shared.aclose()
@@ -294,8 +296,6 @@ async def _accounts() -> int:
         where = store.shared.where if settings.store else settings.auth_path
         print(f"No accounts in {where}. Run {logins}.")
         return 0
-    headroom = HeadroomBook(shared_dir=settings.auth_path)
-    headroom.load_shared()
     rows = [("PROVIDER", "EMAIL", "STATE", "PLAN", "5-HOUR", "WEEKLY", "TOKEN EXPIRES")]
     for acct in accounts:
         state = acct.state

@@ -75,6 +75,9 @@ def window_now(window: Window, taken_at: float, now: float) -> WindowNow:
     return WindowNow(0.0, reset if length > 0 else None, window.window_minutes, True)
 
 
+SNAPSHOT_KIND = "usage"  # the store's snapshot kind; in auth-dir the file .usage-snapshots.json
+
+
 @dataclass
 class HeadroomBook:
     """Latest reading per account id (opaque ids, never emails), in memory and mirrored to auth-dir."""
@@ -163,11 +166,29 @@ class HeadroomBook:
             return
         from gateway.headroom_file import read_snapshots
 
-        for account_id, data in read_snapshots(self.shared_dir).items():
+        self.merge(read_snapshots(self.shared_dir))
+
+    def merge(self, shared: Mapping[str, Any]) -> None:
+        for account_id, data in shared.items():
             snap = Snapshot.from_dict(data)
             prev = self.snapshots.get(account_id)
             if snap is not None and (prev is None or snap.taken_at > prev.taken_at):
                 self.snapshots[account_id] = snap
+
+    async def sync(self, store: Any) -> None:
+        """Share readings through the storage seam (gateway/store/: auth-dir's .usage-snapshots.json, or
+        Redis for several hosts): publish ours when new, then take in everyone's newest."""
+        from gateway.store import StoreUnavailable
+
+        try:
+            if self._dirty:
+                self._dirty = False
+                await store.put_snapshots(SNAPSHOT_KIND, {k: v.as_dict() for k, v in self.snapshots.items()})
+            self.merge(await store.snapshots(SNAPSHOT_KIND))
+        except (StoreUnavailable, OSError) as exc:
+            self._dirty = True
+            if not isinstance(exc, StoreUnavailable):
+                log.warning("could not share the usage snapshots: %s", type(exc).__name__)
 
     def save_if_dirty(self) -> None:
         if self.shared_dir is None or not self._dirty:

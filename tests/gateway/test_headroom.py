@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from custom_providers.claude.usage_headers import parse_usage_headers
 from custom_providers.usage_reading import UsageReading, Window
 from gateway.headroom import FRESH_SECONDS, HeadroomBook
@@ -99,3 +101,26 @@ def test_a_damaged_file_is_ignored_and_replaced(tmp_path: Path) -> None:
     book.record("c", "codex", reading(1.0, 1.0), now=NOW)
     book.save_if_dirty()
     assert set(json.loads((tmp_path / FILENAME).read_text())) >= {"c"}
+
+
+@pytest.mark.parametrize("backing", ["files", "redis"])
+async def test_hosts_share_snapshots_through_the_store(backing: str, tmp_path: Path, request) -> None:
+    from gateway.store import open_store
+
+    url = request.getfixturevalue("redis_server").url if backing == "redis" else ""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    root = {"files": (tmp_path / "a", tmp_path / "a"), "redis": (tmp_path / "a", tmp_path / "b")}[backing]
+    stores = [open_store(url, root[0]), open_store(url, root[1])]
+    one, two = HeadroomBook(), HeadroomBook()
+    one.record("a", "claude", reading(30.0, 5.0), now=NOW)
+    two.record("a", "claude", reading(10.0, 5.0), now=NOW - 5)  # older: loses
+    await one.sync(stores[0])
+    await two.sync(stores[1])
+    assert two.tightest_used("a", now=NOW) == 30.0
+    two.record("b", "codex", reading(60.0, 5.0), now=NOW + 1)
+    await two.sync(stores[1])
+    await one.sync(stores[0])
+    assert one.tightest_used("b", now=NOW + 1) == 60.0
+    for store in stores:
+        await store.aclose()
