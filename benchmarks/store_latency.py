@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -130,6 +131,8 @@ def part2(n: int, tmp: Path, redis: RedisServer) -> dict[str, Any]:
     finally:
         for gw in gateways:
             gw.stop()
+            if os.environ.get("BENCH_KEEP_LOG"):
+                shutil.copy(gw.log_path, Path(os.environ["BENCH_KEEP_LOG"]) / f"{gw.log_path.parent.name}.log")
         fakes.stop()
 
 
@@ -144,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         with RedisServer(tmp / "redis") as redis:
             info["redis"] = redis.command("INFO", "server").decode(errors="replace").split("redis_version:")[1].split()[0]
             ops = part1(args.n, tmp, redis)
+            redis.command("FLUSHALL")  # part 1's test account must not join part 2's pool
             requests = part2(args.n, tmp, redis)
     info["loadavg_after"] = os.getloadavg()
     result = {"machine": info, "args": vars(args), "store_ops_ms": ops, "requests_ms": requests}
