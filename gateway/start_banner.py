@@ -34,8 +34,11 @@ def accounts_banner(settings: GatewaySettings) -> str:
     async def never(_: str) -> dict:  # the banner only reads
         raise RuntimeError("not used")
 
+    from gateway.store import open_store_now
+
     names = registry.names()
-    store = TokenStore(auth_dir=settings.auth_path, refreshers={name: never for name in names})
+    backend = open_store_now(settings.store, settings.auth_path)
+    store = TokenStore(auth_dir=settings.auth_path, refreshers={name: never for name in names}, backend=backend)
     store.scan()
     lines = []
     for provider in names:
@@ -49,7 +52,8 @@ def accounts_banner(settings: GatewaySettings) -> str:
         lines.append(f"  {provider:<7} {count}: {listed}")
     if lines:
         return "Serving " + " and ".join(p for p in names if store.accounts(p)) + ":\n" + "\n".join(lines)
-    how = [f"No account logged in yet (auth-dir {settings.auth_path}). Log in; the running gateway picks it up:"]
+    where = f"in {backend.where}" if settings.store else f"auth-dir {settings.auth_path}"
+    how = [f"No account logged in yet ({where}). Log in; the running gateway picks it up:"]
     for kind in registry.kinds():
         device = " (add --device without a browser)" if kind.device_login else ", in the browser"
         how.append(f"  {'python -m gateway login ' + kind.name:<34} # {kind.subscription or kind.label}{device}")

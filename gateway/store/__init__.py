@@ -10,7 +10,7 @@ from pathlib import Path
 
 from gateway.store.base import Store, StoreHealth, StoreUnavailable
 
-__all__ = ["Store", "StoreHealth", "StoreUnavailable", "open_store"]
+__all__ = ["Store", "StoreHealth", "StoreUnavailable", "open_store", "open_store_now"]
 
 
 def open_store(url: str, auth_dir: Path) -> Store:
@@ -22,3 +22,20 @@ def open_store(url: str, auth_dir: Path) -> Store:
     from gateway.store.files import FileStore
 
     return FileStore(auth_dir)
+
+
+def open_store_now(url: str, auth_dir: Path) -> Store:
+    """A store with the shared credentials already read, for synchronous code with no event loop of
+    its own (the start banner); a Redis that cannot be reached leaves it empty."""
+    import asyncio
+
+    store = open_store(url, auth_dir)
+
+    async def pull() -> None:
+        try:
+            await store.pull()
+        finally:
+            await store.aclose()
+
+    asyncio.run(pull())
+    return store
