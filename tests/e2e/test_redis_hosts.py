@@ -125,7 +125,7 @@ def codex_call(url: str) -> Any:
 
 
 def hammer(urls: list[str], n: int, call: Callable[[str], Any]) -> list[Any]:
-    with concurrent.futures.ThreadPoolExecutor(24) as pool:
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
         return list(pool.map(lambda i: call(urls[i % len(urls)]), range(n)))
 
 
