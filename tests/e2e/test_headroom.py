@@ -154,10 +154,11 @@ def test_new_conversations_go_to_the_other_account_before_any_429(hr, accts, cla
     claude_stack.api.meter.set(spare.email, five_hour=30, cost=1)
     for i in range(12):
         ask_claude(hr, f"new-{i}")
-    # the first answer of each account tells the gateway where it stands; from then on new
-    # conversations avoid the full one, so it never reaches its limit and no 429 happens at all
-    assert claude_stack.api.hits(full.email) <= 1
-    assert claude_stack.api.hits(spare.email) >= 11
+    # the first answer of each account tells the gateway where it stands (recorded when LiteLLM logs the
+    # answer, so at most one more request may be routed before it lands); from then on new conversations
+    # avoid the full one, so it never reaches its limit and no 429 happens at all
+    assert claude_stack.api.hits(full.email) <= 2
+    assert claude_stack.api.hits(spare.email) >= 10
     assert claude_stack.api.meter.read(full.email).five_hour_used < 100
 
     x_full, x_spare = accts.add("codex"), accts.add("codex")
@@ -165,7 +166,8 @@ def test_new_conversations_go_to_the_other_account_before_any_429(hr, accts, cla
     codex_stack.api.meter.set(x_spare.email, five_hour=50, weekly=10, cost=1)
     for i in range(8):
         codex(hr).responses.create(model=CODEX, input="hi", extra_headers={"session-id": f"x-new-{i}"})
-    assert codex_stack.api.hits(x_full.email) <= 1 and codex_stack.api.hits(x_spare.email) >= 7
+    assert codex_stack.api.hits(x_full.email) <= 2 and codex_stack.api.hits(x_spare.email) >= 6
+    assert codex_stack.api.meter.read(x_full.email).weekly_used < 100
 
 
 def test_a_pinned_conversation_stays_until_its_429_then_moves(hr, accts, claude_stack) -> None:
