@@ -27,7 +27,11 @@ class ServerThread:
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, **uvicorn_kwargs: Any) -> None:
         self.host = host
         self.port = port or free_port(host)
-        kwargs = {"log_level": "warning", "lifespan": "off", "ws": "websockets-sansio", "http": "h11"}
+        # Real upstreams keep an idle connection open longer than LiteLLM's aiohttp pool keeps it (15 s);
+        # uvicorn's 5 s default closed pooled connections under the client, which then failed a request
+        # with "Can not write request body" on a loaded machine.
+        kwargs = {"log_level": "warning", "lifespan": "off", "ws": "websockets-sansio", "http": "h11",
+                  "timeout_keep_alive": 75}
         kwargs.update(uvicorn_kwargs)
         self.config = uvicorn.Config(app, host=host, port=self.port, **kwargs)
         self.server = uvicorn.Server(self.config)

@@ -87,7 +87,10 @@ class DemoUpstreams:
         sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         # h11: the fakes' connection-cut modes need its transport; lifespan off: the fakes have none.
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", http="h11", access_log=False)
+        # timeout_keep_alive: longer than the gateway's connection pool keeps an idle connection (15 s), as
+        # real upstreams do, so a pooled connection is never closed under a request.
+        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", http="h11", access_log=False,
+                                timeout_keep_alive=75)
         self._server = server = uvicorn.Server(config)
         self._thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])),
                                         name="subgate-demo-upstreams", daemon=True)
