@@ -63,6 +63,8 @@ class BackgroundTasks:
 
         if self._task is not None:
             self._task.cancel()
+            if self._task.get_loop() is asyncio.get_running_loop():
+                await asyncio.wait([self._task])  # a usage hand-over it was making completes first
         await litellm_app.flush_success_events()  # usage of the last requests, before it is saved
         flush_parked(0)
         await rt.usage.flush(force=True)

@@ -12,6 +12,7 @@ a whole total it read earlier, so several workers' counts add up exactly.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -288,6 +289,11 @@ class UsageBook:
             return
         self._load(usage_counters.merge(totals, self._pending_dict()))
 
+    def _put_back(self, delta: "UsageBook") -> None:
+        """A delta the store did not take goes back in front of what was recorded since."""
+        later, self._pending = self._pending, delta
+        self._pending._load(usage_counters.merge(delta.as_dict(), later.as_dict()))
+
     def _pending_dict(self) -> dict[str, Any]:
         return self._pending.as_dict() if self._pending is not None else usage_counters.empty()
 
@@ -306,13 +312,20 @@ class UsageBook:
             return False
         self._last_save = self._last_read = now
         delta, self._pending = self._pending, UsageBook(clock=self.clock)
+        hand_over = asyncio.ensure_future(self.store.add_usage(delta.as_dict()))
         try:
-            totals = await self.store.add_usage(delta.as_dict())
+            totals = await asyncio.shield(hand_over)
+        except asyncio.CancelledError:
+            # Shutdown cancels the background loop, possibly right here: the delta is no longer pending,
+            # so the hand-over finishes (or the delta is put back) before the cancellation goes on.
+            await asyncio.wait([hand_over])
+            if hand_over.cancelled() or hand_over.exception() is not None:
+                self._put_back(delta)
+            raise
         except (StoreUnavailable, OSError) as exc:
             if not isinstance(exc, StoreUnavailable):
                 log.warning("could not save usage statistics: %s", type(exc).__name__)
-            later, self._pending = self._pending, delta
-            self._pending._load(usage_counters.merge(delta.as_dict(), later.as_dict()))
+            self._put_back(delta)
             return False
         self._load(usage_counters.merge(totals, self._pending_dict()))
         self.dirty = bool(self._pending.tallies)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from gateway.store.files import FileStore
@@ -138,3 +139,24 @@ async def test_an_unreadable_file_starts_empty(tmp_path):
     book = UsageBook(FileStore(tmp_path))
     await book.start()
     assert book.account_total("a").requests == 3
+
+
+class SlowStore(FileStore):
+    """A file store whose hand-over takes a while, so shutdown can cancel the loop in the middle of it."""
+
+    async def add_usage(self, delta):  # type: ignore[override]
+        await asyncio.sleep(0.2)
+        return await super().add_usage(delta)
+
+
+async def test_a_hand_over_cancelled_by_shutdown_still_reaches_the_store(tmp_path):
+    """Shutdown cancels the background loop; a request counted just before must not be lost with it."""
+    book = UsageBook(SlowStore(tmp_path))
+    book.record_failure("a", "a@x", "claude", "m", None, "The gateway is shutting down")
+    loop_flush = asyncio.ensure_future(book.flush(force=True))
+    await asyncio.sleep(0.05)  # the delta has left the pending book; the store has not taken it yet
+    loop_flush.cancel()
+    await asyncio.wait([loop_flush])
+    await book.flush(force=True)  # the final flush at shutdown
+    saved = json.loads((tmp_path / ".usage-stats.json").read_text())
+    assert saved["accounts"]["a"]["models"]["m"]["requests"] == 1
