@@ -15,7 +15,7 @@ from typing import Mapping
 
 import httpx
 
-from tests.servers import free_port
+from tests.servers import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,13 +61,7 @@ class GatewayProcess:
             return ""
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         if getattr(self, "_log", None):
             self._log.close()
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import free_port
+from tests.servers import free_port, stop_process
 
 
 def redis_binary() -> str:
@@ -68,13 +68,7 @@ class RedisServer:
             return s.recv(65536)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         self.proc = None
 
     def __enter__(self) -> "RedisServer":
