@@ -180,7 +180,12 @@ class Accounts:
 
 @pytest.fixture
 def accounts(auth_dir: Path, claude_stack: ClaudeStack, codex_stack: CodexStack, gateway: GatewayProcess) -> Iterator[Accounts]:
-    acc = Accounts(auth_dir, claude_stack, codex_stack)
+    yield from accounts_in(auth_dir, claude_stack, codex_stack)
+
+
+def accounts_in(auth: Path, claude_stack: ClaudeStack, codex_stack: CodexStack) -> Iterator[Accounts]:
+    """Accounts written into `auth` for one test, with the fakes' scripted modes cleared before and after."""
+    acc = Accounts(auth, claude_stack, codex_stack)
     claude_stack.api.clear_modes()
     codex_stack.api.clear_modes()
     try:
@@ -307,12 +312,4 @@ def managed_gateway(claude_stack: ClaudeStack, codex_stack: CodexStack, amp_stac
 @pytest.fixture
 def managed_accounts(managed_gateway: ManagedGateway, claude_stack: ClaudeStack,
                      codex_stack: CodexStack) -> Iterator[Accounts]:
-    acc = Accounts(managed_gateway.auth, claude_stack, codex_stack)
-    claude_stack.api.clear_modes()
-    codex_stack.api.clear_modes()
-    try:
-        yield acc
-    finally:
-        acc.cleanup()
-        claude_stack.api.clear_modes()
-        codex_stack.api.clear_modes()
+    yield from accounts_in(managed_gateway.auth, claude_stack, codex_stack)

@@ -22,7 +22,7 @@ import httpx
 import openai
 import pytest
 
-from tests.e2e.conftest import Accounts, AmpStack, ClaudeStack, CodexStack, gateway_env
+from tests.e2e.conftest import Accounts, AmpStack, ClaudeStack, CodexStack, accounts_in, gateway_env
 from tests.gateway_process import ROOT, GatewayProcess
 
 CLAUDE = "claude-sonnet-4-5-20250929"
@@ -73,13 +73,9 @@ def hr(claude_stack: ClaudeStack, codex_stack: CodexStack, amp_stack: AmpStack,
 
 @pytest.fixture
 def accts(hr: HeadroomGateway, claude_stack: ClaudeStack, codex_stack: CodexStack) -> Iterator[Accounts]:
-    acc = Accounts(hr.auth, claude_stack, codex_stack)
-    claude_stack.api.clear_modes()
-    codex_stack.api.clear_modes()
     try:
-        yield acc
+        yield from accounts_in(hr.auth, claude_stack, codex_stack)
     finally:
-        acc.cleanup()
         hr.use("headroom")
 
 
