@@ -4,8 +4,10 @@ It is at least as strict as the real service, so that the gateway cannot pass
 its tests while sending something chatgpt.com would refuse: a live Bearer from the shared `TokenBook`,
 the matching `chatgpt-account-id`, `stream: true`, `store: false`, non-empty `instructions`, none of the
 parameters the backend rejects, tool results paired with their calls, and reasoning replays whose
-`encrypted_content` was issued by this fake to this account. Replies are real-looking SSE (`event:` +
-`data:` lines) so the gateway's stream handling is exercised as it will be in production.
+`encrypted_content` was issued by this fake to this account (the rules: gateway/demo/fakes/codex_rules.py).
+Replies are real-looking SSE (`event:` + `data:` lines) so the gateway's stream handling is exercised as it
+will be in production. Each answer spends the account's usage meter and reports it in `x-codex-*` headers;
+the account endpoints Codex CLI's /status reads live in gateway/demo/fakes/codex_wham.py.
 
 Replies follow the Anthropic fake's conventions: per call with `recorder.script(reply, account=email)`,
 or sticky with `set_mode(email | None, reply)` until `clear_mode`. A reply is a dict:
@@ -35,16 +37,14 @@ import secrets
 import time
 from typing import Any, Awaitable, Callable
 
+from gateway.demo.fakes import codex_rules
+from gateway.demo.fakes.codex_rules import UNSUPPORTED  # noqa: F401 - tests read it from here
+from gateway.demo.fakes.codex_wham import WHAM_PREFIX, auth_error, wham_answer
 from gateway.demo.fakes.recorder import Recorded, Recorder
 from gateway.demo.fakes.tokens import TokenBook, TokenStatus
 from gateway.demo.fakes.usage_meter import UsageMeter, codex_headers
 
 PATH = "/backend-api/codex/responses"
-USAGE_PATH = "/backend-api/wham/usage"
-UNSUPPORTED = (
-    "max_output_tokens", "max_completion_tokens", "max_tokens", "temperature", "top_p", "metadata", "user",
-    "truncation", "context_management", "safety_identifier", "stream_options", "prompt_cache_retention",
-)
 DEFAULT_TEXT = "Hello from the fake Codex backend."
 REASONING_SUMMARY = "Thinking about the request."
 
@@ -118,8 +118,8 @@ class CodexBackendFake:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         item = Recorded(scope["method"], scope["path"], scope.get("query_string", b"").decode(), headers, body)
         self.recorder.record(item)
-        if scope["path"] == USAGE_PATH and scope["method"] == "GET":
-            return await self._usage(send, headers)
+        if scope["path"].startswith(WHAM_PREFIX) and scope["method"] == "GET":
+            return await _json(send, *wham_answer(scope["path"], headers, self.book, self.meter))
         if scope["path"] != PATH or scope["method"] != "POST":
             return await _json(send, 404, {"detail": "Not Found"})
 
@@ -129,14 +129,14 @@ class CodexBackendFake:
             item.account = grant.email
         if status is not TokenStatus.VALID or grant is None:
             code = "token_expired" if status is TokenStatus.EXPIRED else "token_invalidated"
-            return await _json(send, 401, _auth_error(code, "Provided authentication token is expired or invalid."))
+            return await _json(send, 401, auth_error(code, "Provided authentication token is expired or invalid."))
         if headers.get("chatgpt-account-id") != grant.account_id:
-            return await _json(send, 401, _auth_error("account_mismatch", "ChatGPT-Account-Id does not match."))
+            return await _json(send, 401, auth_error("account_mismatch", "ChatGPT-Account-Id does not match."))
         try:
             req = json.loads(body)
         except ValueError:
             return await _json(send, 400, {"detail": "Invalid JSON body"})
-        refusal = self._refuse(req, grant.account_id)
+        refusal = codex_rules.refuse(req, grant.account_id, self._unseal_ok)
         if refusal is not None:
             return await _json(send, 400, refusal)
 
@@ -148,82 +148,6 @@ class CodexBackendFake:
         elif int(reply.get("status", 200)) < 400 and reply.get("mode") not in ("cut_before", "gzip_error"):
             reply = dict(reply, usage_headers=codex_headers(self.meter.charge(grant.email)))
         await self._answer(send, req, grant.account_id, reply)
-
-    async def _usage(self, send: Send, headers: dict[str, str]) -> None:
-        """GET /backend-api/wham/usage: what Codex CLI's /status reads, in the backend's shape."""
-        token = headers.get("authorization", "").removeprefix("Bearer ").strip()
-        status, grant = self.book.check(token)
-        if status is not TokenStatus.VALID or grant is None:
-            return await _json(send, 401, _auth_error("token_invalidated", "Provided authentication token is invalid."))
-        reading = self.meter.read(grant.email)
-        now = time.time()
-
-        def window(used: float, minutes: int, reset: float) -> dict[str, int]:
-            return {"used_percent": int(round(used)), "limit_window_seconds": minutes * 60,
-                    "reset_after_seconds": max(0, int(reset - now)), "reset_at": int(reset)}
-
-        await _json(send, 200, {
-            "plan_type": "plus",
-            "rate_limit": {
-                "allowed": reading.full is None, "limit_reached": reading.full is not None,
-                "primary_window": window(reading.five_hour_used, reading.five_hour_minutes, reading.five_hour_reset),
-                "secondary_window": window(reading.weekly_used, reading.weekly_minutes, reading.weekly_reset),
-            },
-            "credits": {"has_credits": False, "unlimited": False, "balance": "0"},
-        })
-
-    # ---- validation ----------------------------------------------------------------------------------
-    def _refuse(self, req: dict[str, Any], account_id: str) -> dict[str, Any] | None:
-        if req.get("stream") is not True:
-            return {"detail": "Stream must be set to true"}
-        if req.get("store") is not False:
-            return {"detail": "Store must be set to false"}
-        if not isinstance(req.get("instructions"), str) or not req["instructions"].strip():
-            return {"detail": "Instructions are required"}
-        if not str(req.get("model", "")).startswith("gpt-5"):
-            return {"detail": f"Unsupported model: {req.get('model')}"}
-        for key in UNSUPPORTED:
-            if key in req:
-                return {"detail": f"Unsupported parameter: {key}"}
-        if req.get("previous_response_id"):
-            return _bad(f"Previous response with id '{req['previous_response_id']}' not found.",
-                        "previous_response_id", "previous_response_not_found")
-        for i, tool in enumerate(req.get("tools") or []):
-            if tool.get("type") != "function":
-                continue
-            if "name" not in tool:
-                return _bad(f"Missing required parameter: 'tools[{i}].name'.", f"tools[{i}].name", "missing_required_parameter")
-            refusal = _name_refusal(tool["name"], f"tools[{i}].name")
-            if refusal:
-                return refusal
-        return self._refuse_input(req.get("input"), account_id)
-
-    def _refuse_input(self, items: Any, account_id: str) -> dict[str, Any] | None:
-        if isinstance(items, str) or items is None:
-            return None
-        calls: set[str] = set()
-        for i, entry in enumerate(items):
-            kind = entry.get("type", "message")
-            if kind == "item_reference":
-                return _bad(f"Item with id '{entry.get('id')}' not found. Items are not persisted when `store` is set "
-                            "to false. Try again with `store` set to true, or remove this item from your input.",
-                            "input", None)
-            if kind in ("function_call", "custom_tool_call"):
-                calls.add(entry.get("call_id", ""))
-                refusal = _name_refusal(entry.get("name", ""), f"input[{i}].name")
-                if refusal:
-                    return refusal
-            if kind in ("function_call_output", "custom_tool_call_output") and entry.get("call_id") not in calls:
-                return _bad(f"No tool call found for function call output with call_id {entry.get('call_id')}.",
-                            "input", None)
-            if kind == "reasoning":
-                if "encrypted_content" not in entry:
-                    return _bad(f"Item with id '{entry.get('id')}' not found. Items are not persisted when `store` "
-                                "is set to false.", "input", None)
-                if not self._unseal_ok(entry["encrypted_content"], account_id):
-                    return _bad(f"The encrypted content for item {entry.get('id')} could not be verified.",
-                                None, "invalid_encrypted_content")
-        return None
 
     # ---- replies -------------------------------------------------------------------------------------
     async def _answer(self, send: Send, req: dict[str, Any], account_id: str, reply: dict[str, Any]) -> None:
@@ -240,7 +164,7 @@ class CodexBackendFake:
             error.update({k: reply[k] for k in ("resets_in_seconds", "resets_at") if k in reply})
             return await _json(send, 429, {"error": error}, reply.get("headers"))
         if status == 401:
-            return await _json(send, 401, _auth_error(reply.get("code", "token_invalidated"),
+            return await _json(send, 401, auth_error(reply.get("code", "token_invalidated"),
                                                       "Your authentication token has been invalidated."))
         if status >= 400:
             return await _json(send, status, reply.get("body", {"detail": f"Upstream error {status}"}),
@@ -369,27 +293,8 @@ def _planned_calls(req: dict[str, Any], reply: dict[str, Any]) -> list[str]:
     return [names[i % len(names)] for i in range(int(reply.get("tool_calls", 1)))]
 
 
-def _name_refusal(name: Any, param: str) -> dict[str, Any] | None:
-    if not isinstance(name, str) or len(name) > 64:
-        size = len(name) if isinstance(name, str) else 0
-        return _bad(f"Invalid '{param}': string too long. Expected a string with maximum length 64, but got a "
-                    f"string with length {size} instead.", param, "string_above_max_length")
-    if not name or not all(c.isalnum() or c in "_-" for c in name):
-        return _bad(f"Invalid '{param}': string does not match pattern. Expected a string that matches the pattern "
-                    "'^[a-zA-Z0-9_-]+$'.", param, "invalid_value")
-    return None
-
-
 def _pieces(text: str, size: int) -> list[str]:
     return [text[i:i + size] for i in range(0, len(text), size)] or [""]
-
-
-def _bad(message: str, param: str | None, code: str | None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
-
-
-def _auth_error(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"message": message, "type": "invalid_request_error", "code": code}, "status": 401}
 
 
 async def _json(send: Send, status: int, payload: Any, extra: dict[str, str] | None = None) -> None:
