@@ -118,8 +118,24 @@ async def refresh(
     return await _credential(http, settings, reply, previous=current)
 
 
+# The profile's organization_type, as Claude Code stores it (`subscriptionType` in ~/.claude/.credentials.json).
+PLANS = {"claude_max": "max", "claude_pro": "pro", "claude_team": "team", "claude_enterprise": "enterprise"}
+
+
+def plan_of(account: Mapping[str, Any], org: Mapping[str, Any]) -> str:
+    """The subscription a profile names: the token reply never carries it, only the profile does."""
+    kind = str(org.get("organization_type") or "")
+    if kind in PLANS:
+        return PLANS[kind]
+    if account.get("has_claude_max"):
+        return "max"
+    if account.get("has_claude_pro"):
+        return "pro"
+    return ""
+
+
 async def fetch_profile(http: httpx.AsyncClient, settings: ClaudeSettings, access_token: str) -> dict[str, Any]:
-    """Account and organization of a token (HEAD's `/api/oauth/profile`); {} when it cannot be had."""
+    """Account, organization and plan of a token (HEAD's `/api/oauth/profile`); {} when it cannot be had."""
     try:
         response = await http.get(
             settings.profile_url,
@@ -145,6 +161,7 @@ async def fetch_profile(http: httpx.AsyncClient, settings: ClaudeSettings, acces
         "account_uuid": account.get("uuid"),
         "organization_uuid": org.get("uuid"),
         "organization_name": org.get("name"),
+        "subscription_type": plan_of(account, org),
     })
 
 
@@ -162,7 +179,9 @@ async def _credential(
     if not ids.get("email") and previous and previous.get("email"):
         ids = {**{k: previous[k] for k in ("email", "account_uuid", "organization_uuid", "organization_name")
                   if previous.get(k)}, **ids}
-    if not ids.get("email"):
+    if not ids.get("email") or not (previous or {}).get("subscription_type"):
+        # a fresh login (or an account still without its plan): the plan is only in the profile, and
+        # the account list should show it right away, not after some later call
         ids = {**ids, **await fetch_profile(http, settings, str(reply["access_token"]))}
     return {
         "type": "claude",
@@ -212,5 +231,6 @@ async def login(
     finally:
         if http is None:
             await client.aclose()
-    out(f"Logged in to Claude as {credential['email']}.")
+    plan = f" ({credential['subscription_type']})" if credential.get("subscription_type") else ""
+    out(f"Logged in to Claude as {credential['email']}{plan}.")
     return credential

@@ -51,14 +51,38 @@ async def test_browser_login_end_to_end(claude_cfg, claude_fake, claude_book, ht
     assert abs(parse_rfc3339(cred["expired"]) - (time.time() + 7200)) < 5
     assert abs(parse_rfc3339(cred["last_refresh"]) - time.time()) < 5
     assert browser.pages[-1].status_code == 200 and "Login successful" in browser.pages[-1].text
-    assert "alice@example.com" in out.text and cred["access_token"] not in out.text
+    assert "Logged in to Claude as alice@example.com (max)." in out.text and cred["access_token"] not in out.text
 
     (token_call,) = claude_fake.recorder.for_path("/v1/oauth/token")
     assert token_call.headers["content-type"] == "application/json"
     body = token_call.json()
     assert list(body) == ["grant_type", "code", "redirect_uri", "client_id", "code_verifier", "state"]
     assert body["redirect_uri"] == claude_cfg.redirect_uri
-    assert not claude_fake.recorder.for_path("/api/oauth/profile")  # the token reply had the email
+    # the token reply names the account but never the plan: the profile is asked once, at login
+    assert cred["subscription_type"] == "max"
+    (profile_call,) = claude_fake.recorder.for_path("/api/oauth/profile")
+    assert profile_call.headers["authorization"] == f"Bearer {cred['access_token']}"
+
+
+@pytest.mark.parametrize(("organization_type", "plan"), [("claude_pro", "pro"), ("claude_team", "team"),
+                                                         ("something_new", "")])
+async def test_login_saves_the_plan_the_profile_names(claude_cfg, claude_fake, http, out,
+                                                      organization_type, plan) -> None:
+    claude_fake.organization_type = organization_type
+    cred = await oauth.login(claude_cfg, http=http, out=out, open_browser=Browser(), timeout=10)
+    assert cred.get("subscription_type", "") == plan
+
+
+async def test_refresh_asks_the_profile_only_while_the_plan_is_unknown(claude_cfg, claude_fake, http) -> None:
+    first = await _logged_in(claude_cfg, claude_fake, http)
+    asked = len(claude_fake.recorder.for_path("/api/oauth/profile"))
+    second = await oauth.refresh(http, claude_cfg, first["refresh_token"], current=first)
+    assert "subscription_type" not in second  # unknown keys are left out: the stored "max" stays
+    assert len(claude_fake.recorder.for_path("/api/oauth/profile")) == asked
+    older = {k: v for k, v in second.items() if k != "subscription_type"}  # e.g. a file from before plans
+    third = await oauth.refresh(http, claude_cfg, second["refresh_token"], current=older)
+    assert third["subscription_type"] == "max"
+    assert len(claude_fake.recorder.for_path("/api/oauth/profile")) == asked + 1
 
 
 @pytest.mark.parametrize("paste_as", ["url", "code#state"])

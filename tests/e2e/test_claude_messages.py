@@ -203,14 +203,15 @@ def test_models_lists_in_anthropic_shape_for_anthropic_clients(gateway, accounts
 
 def test_refresh_keeps_the_stored_email_without_a_profile_lookup(served, accounts, claude_stack):
     claude_stack.oauth.include_email_in_token_reply = False  # refresh replies that carry no email
+    asked = len(claude_stack.oauth.recorder.for_path("/api/oauth/profile"))  # earlier plan-less accounts
     try:
-        acct = accounts.add("claude", expired=True)
+        acct = accounts.add("claude", expired=True, extra={"subscription_type": "pro"})  # email and plan known
         assert client(served).messages.create(model=MODEL, max_tokens=20, messages=[{"role": "user", "content": "x"}]).content
     finally:
         claude_stack.oauth.include_email_in_token_reply = True
     assert claude_stack.book.refreshes_by_email.get(acct.email) == 1
-    assert acct.data()["email"] == acct.email
-    assert not claude_stack.oauth.recorder.for_path("/api/oauth/profile")
+    assert acct.data()["email"] == acct.email and acct.data()["subscription_type"] == "pro"
+    assert len(claude_stack.oauth.recorder.for_path("/api/oauth/profile")) == asked
 
 
 def test_every_answer_says_how_long_the_gateway_itself_took(gateway, accounts, claude_stack):

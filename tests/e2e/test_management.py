@@ -84,6 +84,7 @@ def test_headless_login_through_the_management_api(managed_gateway, claude_stack
     assert again.status_code == 409
     acct = account(managed_gateway, email)
     assert acct["state"] == "ok" and acct["expires_at"]
+    assert acct["plan"] == ("max" if provider == "anthropic" else "plus")  # right after login, not later
     time.sleep(0.4)
     if provider == "anthropic":
         assert claude(managed_gateway).messages.create(model=MODEL, max_tokens=32, messages=MSG).content

@@ -59,6 +59,7 @@ class ClaudeOAuthFake:
         expires_in: float | None = None,
         organization_name: str = "Alice's Organization",
         include_email_in_token_reply: bool = True,
+        organization_type: str = "claude_max",
     ) -> None:
         self.book = book
         self.client_id = client_id
@@ -67,6 +68,7 @@ class ClaudeOAuthFake:
         self.expires_in = expires_in  # lifetime of issued access tokens; None = the book's default
         self.organization_name = organization_name
         self.include_email_in_token_reply = include_email_in_token_reply
+        self.organization_type = organization_type  # the plan; like the real endpoint, only the profile says it
         self.codes: dict[str, IssuedCode] = {}
         self.last_code: IssuedCode | None = None
         self.recorder = Recorder()
@@ -213,7 +215,8 @@ class ClaudeOAuthFake:
                                 status_code=401)
         return JSONResponse({
             "account": {"uuid": grant.account_id, "email": grant.email, "full_name": "Test User",
-                        "display_name": "Test", "has_claude_max": True, "has_claude_pro": False},
+                        "display_name": "Test", "has_claude_max": self.organization_type == "claude_max",
+                        "has_claude_pro": self.organization_type == "claude_pro"},
             "organization": {"uuid": self.organization_uuid(grant.email), "name": self.organization_name,
-                             "organization_type": "claude_max", "billing_type": "stripe_subscription"},
+                             "organization_type": self.organization_type, "billing_type": "stripe_subscription"},
         })
