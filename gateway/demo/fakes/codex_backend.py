@@ -39,6 +39,7 @@ from typing import Any, Awaitable, Callable
 
 from gateway.demo.fakes import codex_rules
 from gateway.demo.fakes.codex_rules import UNSUPPORTED  # noqa: F401 - tests read it from here
+from gateway.demo.fakes.codex_websocket import CodexWebSocketFake
 from gateway.demo.fakes.codex_wham import WHAM_PREFIX, auth_error, wham_answer
 from gateway.demo.fakes.recorder import Recorded, Recorder
 from gateway.demo.fakes.tokens import TokenBook, TokenStatus
@@ -61,6 +62,7 @@ class CodexBackendFake:
         self.chunk_chars = chunk_chars
         self._secret = secrets.token_bytes(32)
         self._modes: dict[str | None, dict[str, Any]] = {}
+        self.websocket = CodexWebSocketFake(self)  # the Responses WebSocket on the same path (own module)
 
         async def app(scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]], send: Send) -> None:
             await self._handle(scope, receive, send)
@@ -107,6 +109,8 @@ class CodexBackendFake:
 
     # ---- ASGI ----------------------------------------------------------------------------------------
     async def _handle(self, scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]], send: Send) -> None:
+        if scope["type"] == "websocket":
+            return await self.websocket(scope, receive, send)
         if scope["type"] != "http":
             return
         body = b""

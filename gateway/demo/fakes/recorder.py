@@ -52,6 +52,11 @@ class Recorder:
                     return reply
         return None
 
+    def peek(self, account: str | None) -> dict[str, Any] | None:
+        """The reply `next_reply(account)` would return, left in the queue."""
+        with self._lock:
+            return next((reply for who, reply in self._script if who is None or who == account), None)
+
     def clear(self) -> None:
         with self._lock:
             self.requests.clear()
