@@ -169,4 +169,6 @@ class Provider:
 
     # ---- LiteLLM ---------------------------------------------------------------------------------
     def register_litellm(self) -> None:
-        """Install what this provider adds to LiteLLM (provider config classes); idempotent."""
+        """Install what this provider adds to LiteLLM (provider config classes); idempotent, called once
+        at start-up. The classes hold no settings: what they need travels with each call from
+        `prepare_call`, so a config reload (a new instance) applies to the next call."""

@@ -67,8 +67,6 @@ class ConfigWatch:
         if providers_changed:
             rt.providers = registry.configure(new.providers)
             rt.store.refresh_leads = {p.name: p.refresh_lead_seconds for p in rt.providers}
-            for provider in rt.providers:
-                provider.register_litellm()
             log.info("config reloaded: provider settings changed (%s)",
                      ", ".join(n for n in rt.providers.names() if old.provider(n) != new.provider(n)))
         templates = [dict(e) for e in data.get("model_list") or [] if isinstance(e, dict)]

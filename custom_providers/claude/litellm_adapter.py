@@ -25,8 +25,8 @@ Claude pool deployment sends); other Anthropic deployments behave as stock.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 import httpx
 import litellm
@@ -142,11 +142,12 @@ def _param(litellm_params: Any, key: str) -> Any:
     return getattr(litellm_params, key, None)
 
 
+_DEFAULTS = ClaudeSettings()
+
+
 class ClaudeMessagesConfig(AnthropicMessagesConfig):
     """`/v1/messages` to a Claude subscription deployment: the client's request relayed, the answer's
     stream read event by event."""
-
-    settings: ClassVar[ClaudeSettings] = ClaudeSettings()
 
     def validate_anthropic_messages_environment(
         self, headers: dict, model: str, messages: list[object], optional_params: dict, litellm_params: dict,
@@ -157,7 +158,7 @@ class ClaudeMessagesConfig(AnthropicMessagesConfig):
             return super().validate_anthropic_messages_environment(
                 headers=headers, model=model, messages=messages, optional_params=optional_params,
                 litellm_params=litellm_params, api_key=api_key, api_base=api_base)
-        return relay.relay_headers(client.headers, token=str(api_key), user_agent=self.settings.user_agent), api_base
+        return relay.relay_headers(client.headers, token=str(api_key), user_agent=_user_agent(headers)), api_base
 
     def transform_anthropic_messages_request(
         self, model: str, messages: list[dict], anthropic_messages_optional_request_params: dict,
@@ -191,9 +192,17 @@ class ClaudeMessagesConfig(AnthropicMessagesConfig):
         return relay_events(stock)
 
 
-def register(settings: ClaudeSettings | None = None) -> None:
-    """Install both adaptations where LiteLLM looks them up (idempotent; a later call updates settings)."""
-    ClaudeMessagesConfig.settings = settings or ClaudeSettings()
+def _user_agent(headers: Mapping[str, Any]) -> str:
+    """The provider's configured user agent, which the hook's per-attempt preparation put in the call's
+    extra headers (`shaping.prepare_call`); LiteLLM hands them here merged. The class holds no settings."""
+    for name, value in headers.items():
+        if name.lower() == "user-agent" and value:
+            return str(value)
+    return _DEFAULTS.user_agent
+
+
+def register() -> None:
+    """Install both adaptations where LiteLLM looks them up (idempotent)."""
     handler.ModelResponseIterator = EndCheckedIterator
     if litellm.AnthropicMessagesConfig is not ClaudeMessagesConfig:
         litellm.AnthropicMessagesConfig = ClaudeMessagesConfig

@@ -81,7 +81,7 @@ class ClaudeProvider(Provider):
     def register_litellm(self) -> None:
         from custom_providers.claude.litellm_adapter import register
 
-        register(self.settings)
+        register()
 
     def usage_from_headers(self, headers: Mapping[str, str]) -> UsageReading | None:
         return usage_headers.parse_usage_headers(headers)

@@ -14,7 +14,7 @@ module, where LiteLLM looks the classes up at call time.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import litellm
@@ -45,14 +45,21 @@ NO_TOKEN = (
 _BODY_FRAMING = ("content-encoding", "content-length", "transfer-encoding")
 
 
+DEFAULTS = CodexSettings()
+
+
+def settings_of(litellm_params: Any) -> CodexSettings:
+    """The Codex provider's settings for this call, as the gateway hook handed them over per attempt
+    (`shaping.prepare_call`); the defaults for a call that did not pass through the hook."""
+    settings = _param(litellm_params, shaping.SETTINGS_KEY)
+    return settings if isinstance(settings, CodexSettings) else DEFAULTS
+
+
 class _NoLogin:
     """Stands in for LiteLLM's `Authenticator`, which reads auth.json and can block on a device login."""
 
-    def __init__(self, settings: CodexSettings) -> None:
-        self._settings = settings
-
     def get_api_base(self) -> str:
-        return self._settings.api_base
+        return DEFAULTS.api_base  # every gateway deployment carries its provider's api_base
 
     def get_access_token(self) -> str:
         raise GetAccessTokenError(message=NO_TOKEN, status_code=401)
@@ -64,18 +71,16 @@ class _NoLogin:
 class CodexChatConfig(ChatGPTConfig):
     """Provider info for `chatgpt/` deployments; chat itself is bridged to Responses (`mode: responses`)."""
 
-    settings: ClassVar[CodexSettings] = CodexSettings()
-
     def __init__(self, api_key: str | None = None, api_base: str | None = None,
                  custom_llm_provider: str = "openai") -> None:
         OpenAIConfig.__init__(self)  # not ChatGPTConfig.__init__: its Authenticator creates dirs and logs in
-        self.authenticator = _NoLogin(self.settings)
+        self.authenticator = _NoLogin()
 
     def _get_openai_compatible_provider_info(
         self, model: str, api_base: str | None, api_key: str | None, custom_llm_provider: str
     ) -> tuple[str | None, str | None, str]:
         # A missing key is normal here (deployments are built at boot, before any hook ran): never raise.
-        return api_base or self.settings.api_base, api_key, custom_llm_provider
+        return api_base or DEFAULTS.api_base, api_key, custom_llm_provider
 
     def validate_environment(
         self,
@@ -89,8 +94,9 @@ class CodexChatConfig(ChatGPTConfig):
     ) -> dict:
         if not api_key:
             raise AuthenticationError(message=NO_TOKEN, llm_provider=PROVIDER, model=model)
+        settings = settings_of(litellm_params)
         defaults = shaping.upstream_headers(
-            client_headers(litellm_params), originator=self.settings.originator, user_agent=self.settings.user_agent
+            client_headers(litellm_params), originator=settings.originator, user_agent=settings.user_agent
         )
         return _merged({"Authorization": f"Bearer {api_key}", "content-type": "application/json", **defaults}, headers)
 
@@ -98,11 +104,10 @@ class CodexChatConfig(ChatGPTConfig):
 class CodexResponsesConfig(ChatGPTResponsesAPIConfig):
     """One instance per call (LiteLLM builds it per request), so it may hold that call's tool-name map."""
 
-    settings: ClassVar[CodexSettings] = CodexSettings()
-
     def __init__(self, authenticator: Any = None) -> None:
-        super().__init__(authenticator=authenticator or _NoLogin(self.settings))
+        super().__init__(authenticator=authenticator or _NoLogin())
         self.short_to_original: dict[str, str] = {}
+        self.url = DEFAULTS.api_base
 
     def map_openai_params(self, response_api_optional_params: Any, model: str, drop_params: bool) -> dict:
         # The stock OpenAI mapping raises on gpt-5 temperature/top_p and rewrites efforts from the cost map;
@@ -113,15 +118,17 @@ class CodexResponsesConfig(ChatGPTResponsesAPIConfig):
         token = getattr(litellm_params, "api_key", None) if litellm_params is not None else None
         if not token:
             raise AuthenticationError(message=NO_TOKEN, llm_provider=PROVIDER, model=model)
+        settings = settings_of(litellm_params)
         defaults = shaping.upstream_headers(
-            client_headers(litellm_params), originator=self.settings.originator, user_agent=self.settings.user_agent
+            client_headers(litellm_params), originator=settings.originator, user_agent=settings.user_agent
         )
         base = {"Authorization": f"Bearer {token}", "content-type": "application/json",
                 "accept": "text/event-stream", **defaults}
         return _merged(base, headers or {})
 
     def get_complete_url(self, api_base: str | None, litellm_params: dict) -> str:
-        return f"{(api_base or self.settings.api_base).rstrip('/')}/responses"
+        self.url = f"{(api_base or settings_of(litellm_params).api_base).rstrip('/')}/responses"
+        return self.url
 
     def transform_responses_api_request(
         self, model: str, input: Any, response_api_optional_request_params: dict, litellm_params: Any, headers: dict
@@ -142,7 +149,7 @@ class CodexResponsesConfig(ChatGPTResponsesAPIConfig):
             if client_metadata is not None and "client_metadata" not in request:
                 request["client_metadata"] = client_metadata
         body, self.short_to_original = shaping.shape_request(
-            request, default_instructions=self.settings.default_instructions
+            request, default_instructions=settings_of(litellm_params).default_instructions
         )
         if not shaping.has_session_header(headers):
             session = body.get("prompt_cache_key") or _param(litellm_params, "litellm_session_id")
@@ -178,7 +185,7 @@ class CodexResponsesConfig(ChatGPTResponsesAPIConfig):
         refresh the token or block the account, reading the untouched upstream body and headers."""
         kept = {k: v for k, v in dict(headers or {}).items() if k.lower() not in _BODY_FRAMING}  # body is decoded
         upstream = httpx.Response(status_code, headers=kept, content=(error_message or "").encode(),
-                                  request=httpx.Request("POST", self.settings.api_base))
+                                  request=httpx.Request("POST", self.url))
         if status_code == 401:
             return AuthenticationError(message=error_message, llm_provider=PROVIDER, model="", response=upstream)
         if status_code == 429:
@@ -214,11 +221,9 @@ def serve_as_responses(model: str) -> None:
     _RESPONSES_MODELS.add(name)
 
 
-def register(settings: CodexSettings | None = None) -> None:
-    """Install the subclasses on `litellm` (idempotent; a later call only updates the settings)."""
-    settings = settings or CodexSettings()
-    CodexChatConfig.settings = settings
-    CodexResponsesConfig.settings = settings
+def register() -> None:
+    """Install the subclasses on `litellm` (idempotent). They hold no settings: each call brings the
+    provider's own (`settings_of`)."""
     litellm.ChatGPTConfig = CodexChatConfig
     litellm.ChatGPTResponsesAPIConfig = CodexResponsesConfig
 

@@ -73,7 +73,7 @@ class CodexProvider(Provider):
     def register_litellm(self) -> None:
         from custom_providers.codex.litellm_adapter import register
 
-        register(self.settings)
+        register()
 
     def usage_from_headers(self, headers: Mapping[str, str]) -> UsageReading | None:
         return usage_headers.parse_usage_headers(headers)

@@ -111,6 +111,13 @@ def forced_reasoning(reasoning: Any, forced_effort: str | None, default_effort: 
     return merged
 
 
+# The Responses call's keyword that carries the provider's settings to the LiteLLM config class
+# (custom_providers/codex/litellm_adapter.py, `settings_of`): LiteLLM keeps a Responses call's unknown
+# keywords in its `litellm_params` and sends none of them upstream. Read per attempt, so a config
+# reload (a new provider instance) takes effect on the next call.
+SETTINGS_KEY = "codex_settings"
+
+
 def prepare_call(
     kwargs: dict[str, Any],
     call_type: Any,
@@ -132,6 +139,7 @@ def prepare_call(
     kwargs["extra_headers"] = headers
     kind = str(getattr(call_type, "value", call_type)).removeprefix("CallTypes.")
     if kind in ("responses", "aresponses"):
+        kwargs[SETTINGS_KEY] = settings  # not on chat: LiteLLM would send an unknown chat keyword upstream
         kwargs["reasoning"] = forced_reasoning(kwargs.get("reasoning"), forced_effort, settings.default_effort)
     elif kind in ("completion", "acompletion"):
         client_effort = kwargs.get("reasoning_effort")

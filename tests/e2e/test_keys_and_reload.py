@@ -75,6 +75,51 @@ def test_amp_settings_and_keys_reload_without_restart(keyed, amp_stack):
     assert amp_stack.recorder.for_path("/api/user")
 
 
+def test_codex_settings_reload_without_restart(keyed, accounts, codex_stack):
+    """An edit of gateway.codex reaches the next Codex call: the provider's settings exist once and the
+    LiteLLM config reads them per call."""
+    acct = accounts.add("codex")
+    body = {"model": "gpt-5.1-codex", "input": "hi", "stream": True}
+    headers = {"authorization": f"Bearer {KEY}", "user-agent": "some-sdk/1.0"}
+
+    def sent() -> tuple[str, str]:
+        with httpx.stream("POST", keyed.url + "/v1/responses", json=body, headers=headers, timeout=30) as r:
+            assert r.status_code == 200 and b"response.completed" in b"".join(r.iter_bytes())
+        seen = [x for x in codex_stack.api.recorder.requests if x.account == acct.email][-1]
+        return seen.headers["user-agent"], seen.json()["instructions"]
+
+    agent, instructions = sent()
+    assert agent.startswith("codex_cli_rs/") and instructions != "Reloaded instructions."
+    data = yaml.safe_load(keyed.config_path.read_text())
+    data["gateway"].setdefault("codex", {}).update(
+        {"user-agent": "codex_cli_rs/9.9.9 (reloaded)", "default-instructions": "Reloaded instructions."})
+    keyed.config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and sent() != ("codex_cli_rs/9.9.9 (reloaded)", "Reloaded instructions."):
+        time.sleep(0.2)
+    assert sent() == ("codex_cli_rs/9.9.9 (reloaded)", "Reloaded instructions.")
+
+
+def test_claude_settings_reload_without_restart(keyed, accounts, claude_stack):
+    acct = accounts.add("claude")
+    headers = {"x-api-key": KEY, "anthropic-version": "2023-06-01", "user-agent": "some-sdk/1.0"}
+    body = {"model": MODEL, "max_tokens": 20, "messages": [{"role": "user", "content": "x"}]}
+
+    def agent() -> str:
+        r = httpx.post(keyed.url + "/v1/messages", headers=headers, json=body, timeout=30)
+        assert r.status_code == 200, r.text
+        return [x for x in claude_stack.api.recorder.requests if x.account == acct.email][-1].headers["user-agent"]
+
+    assert agent().startswith("claude-cli/")
+    data = yaml.safe_load(keyed.config_path.read_text())
+    data["gateway"].setdefault("claude", {})["user-agent"] = "claude-cli/9.9.9 (external, reloaded)"
+    keyed.config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and agent() != "claude-cli/9.9.9 (external, reloaded)":
+        time.sleep(0.2)
+    assert agent() == "claude-cli/9.9.9 (external, reloaded)"
+
+
 def test_non_loopback_bind_without_keys_refuses_to_start(tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text("gateway:\n  host: 0.0.0.0\n  api-keys: []\n")

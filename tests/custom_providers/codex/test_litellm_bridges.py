@@ -22,9 +22,9 @@ from custom_providers.codex.settings import CodexSettings  # noqa: E402
 from custom_providers.codex.shaping import prepare_call  # noqa: E402
 from tests.fakes.codex_backend import DEFAULT_TEXT  # noqa: E402
 
-SETTINGS = CodexSettings()
+SETTINGS = CodexSettings(default_instructions="Configured instructions.", user_agent="codex_cli_rs/7.7.7 (configured)")
 LONG = "mcp__" + "filesystem_server_" * 3 + "__read_text_file_with_a_rather_long_name"
-register(SETTINGS)
+register()
 litellm.suppress_debug_info = True
 
 
@@ -76,6 +76,13 @@ async def test_chat_gets_reasoning_content_and_the_forced_effort(router, codex_b
     assert message.content == DEFAULT_TEXT and message.reasoning_content
     body = codex_backend.bodies()[0]
     assert body["reasoning"]["effort"] == "high" and body["instructions"] == "Be terse."
+
+
+async def test_bridged_chat_uses_the_settings_the_hook_hands_over(router, codex_backend):
+    """The settings reach the config classes with the call (no copy on the class), through the bridge too."""
+    await router.acompletion(model="gpt-5.1-codex", messages=[{"role": "user", "content": "hi"}])
+    assert codex_backend.bodies()[0]["instructions"] == "Configured instructions."
+    assert codex_backend.recorder.requests[-1].headers["user-agent"] == "codex_cli_rs/7.7.7 (configured)"
 
 
 async def test_bare_model_without_client_effort_gets_the_default(router, codex_backend):

@@ -22,7 +22,7 @@ SETTINGS = CodexSettings()
 LONG = "mcp__" + "filesystem_server_" * 3 + "__read_text_file_with_a_rather_long_name"
 TOOLS = [{"type": "function", "name": LONG, "description": "Read a file",
           "parameters": {"type": "object", "properties": {"path": {"type": "string"}}}}]
-register(SETTINGS)
+register()
 litellm.suppress_debug_info = True
 
 
