@@ -107,11 +107,10 @@ def _serve(args: argparse.Namespace, demo: DemoMode | None = None, sock: socket.
     if args.workers > 1:
         os.environ["SUBGATE_WORKERS"] = str(args.workers)
     try:
-        serve(settings, sock, workers=args.workers)
+        return serve(settings, sock, workers=args.workers)
     except ConfigError as exc:  # start-up (gateway/startup.py) refused: one line, no traceback
         print(f"subgate: {exc}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

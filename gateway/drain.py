@@ -44,9 +44,15 @@ class Drain:
         self.app = app
         self.on_stopped = on_stopped
         self.live: set[InFlight] = set()
+        # with several workers: this worker's count, shared with the supervisor (gateway/workers.py)
+        self.shared_count: Any = None
 
     def count(self) -> int:
         return len(self.live)
+
+    def _counted(self) -> None:
+        if self.shared_count is not None:
+            self.shared_count.value = len(self.live)
 
     def stop_all(self) -> int:
         """Cancel every request still running; each answers its client on the way out."""
@@ -64,6 +70,7 @@ class Drain:
             return
         req = InFlight(scope.get("path", ""), asyncio.current_task())
         self.live.add(req)
+        self._counted()
 
         async def tracking_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -86,6 +93,7 @@ class Drain:
                 self.on_stopped(req)
         finally:
             self.live.discard(req)
+            self._counted()
 
     @staticmethod
     async def _answer(req: InFlight, scope: Scope, send: Send) -> None:

@@ -23,7 +23,7 @@ CLAUDE = "claude-sonnet-4-5-20250929"
 
 
 class Run:
-    def __init__(self, claude_stack, codex_stack, tmp_path: Path, grace: float) -> None:
+    def __init__(self, claude_stack, codex_stack, tmp_path: Path, grace: float, workers: int = 1) -> None:
         self.auth = tmp_path / "auth"
         self.auth.mkdir(mode=0o700)
         config = tmp_path / "litellm.yaml"
@@ -35,7 +35,8 @@ class Run:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tmp_path / "gw.log"
         with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "gateway.amp", "--port", str(self.port)], cwd=ROOT,
+            self.proc = subprocess.Popen([sys.executable, "-m", "gateway.amp", "--port", str(self.port),
+                                          "--workers", str(workers)], cwd=ROOT,
                                          env=env, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 180
         while "subgate listening on" not in self.log.read_text():
@@ -74,8 +75,8 @@ class Run:
 def run_factory(claude_stack, codex_stack, tmp_path):
     runs: list[Run] = []
 
-    def make(grace: float) -> Run:
-        runs.append(Run(claude_stack, codex_stack, tmp_path, grace))
+    def make(grace: float, workers: int = 1) -> Run:
+        runs.append(Run(claude_stack, codex_stack, tmp_path, grace, workers))
         return runs[-1]
 
     yield make
@@ -144,3 +145,38 @@ def test_second_ctrl_c_stops_the_stream_at_once(run_factory, claude_stack):
     text = "".join(run.received)
     assert "event: response.failed" in text and "shutting down" in text
     assert "second signal: stopping 1 request now" in _no_traceback(run)
+
+
+def test_with_two_workers_ctrl_c_drains_the_whole_gateway_and_saves_usage(run_factory, claude_stack):
+    run = run_factory(grace=60, workers=2)
+    acct = run.accounts.add("claude")
+    claude_stack.api.set_mode(None, {"mode": "long_stream", "events": 30, "interval": 0.1})
+    client = run.stream("/v1/messages", {"model": CLAUDE, "max_tokens": 20, "stream": True,
+                                         "messages": [{"role": "user", "content": "hi"}]})
+    run.proc.send_signal(signal.SIGINT)  # the supervisor only, as `kill -INT`; a terminal's Ctrl-C reaches all
+    client.join(60)
+    assert run.proc.wait(60) == 0
+    text = "".join(run.received)
+    assert "event: message_stop" in text and "event: error" not in text
+    log = _no_traceback(run)
+    assert log.count("draining 1 request, up to 60 s (Ctrl-C again to stop now)") == 1, log
+    assert f"POST /v1/messages status=200 model={CLAUDE} account={acct.email}" in log
+    cells = [cell for a in run.usage().values() if a["email"] == acct.email for cell in a["models"].values()]
+    assert cells and cells[0]["requests"] == 1 and cells[0]["output_tokens"] > 0
+
+
+def test_with_two_workers_the_deadline_ends_open_streams_with_an_error_event(run_factory, claude_stack):
+    run = run_factory(grace=1, workers=2)
+    acct = run.accounts.add("claude")
+    claude_stack.api.set_mode(None, {"mode": "long_stream", "events": 600, "interval": 0.1})
+    client = run.stream("/v1/messages", {"model": CLAUDE, "max_tokens": 20, "stream": True,
+                                         "messages": [{"role": "user", "content": "hi"}]})
+    run.proc.send_signal(signal.SIGTERM)
+    client.join(60)
+    assert run.proc.wait(60) == 0
+    text = "".join(run.received)
+    assert "event: error" in text and "The gateway is shutting down; retry the request." in text
+    log = _no_traceback(run)
+    assert log.count("the grace period is over: stopping 1 request now") == 1, log
+    assert 'error="The gateway is shutting down; retry the request."' in log
+    assert any(a["email"] == acct.email for a in run.usage().values())  # saved before exit
