@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import sys
+import time
 from typing import TYPE_CHECKING
 
 from gateway import port_claim
@@ -106,6 +107,8 @@ def _serve(args: argparse.Namespace, demo: DemoMode | None = None, sock: socket.
     logging.getLogger("subgate").info("starting subgate on %s (auth-dir %s)", url, settings.auth_path)
     if args.workers > 1:
         os.environ["SUBGATE_WORKERS"] = str(args.workers)
+    # one name for this start, shared by its workers and the banner (a broken file is reported once)
+    os.environ["SUBGATE_RUN"] = f"{os.getpid()}-{time.time_ns()}"
     try:
         return serve(settings, sock, workers=args.workers)
     except ConfigError as exc:  # start-up (gateway/startup.py) refused: one line, no traceback

@@ -126,6 +126,11 @@ class Account:
         return "ok"
 
 
+def gateway_run() -> str:
+    """Names one start of the gateway, shared by its workers (set by gateway/amp.py before they start)."""
+    return os.environ.get("SUBGATE_RUN") or str(os.getpid())
+
+
 def credential_filename(cred: Mapping[str, Any]) -> str:
     """The reference system's names: claude-<email>.json, codex-<email>.json."""
     provider = str(cred.get("type") or "")
@@ -240,6 +245,8 @@ class TokenStore:
             return
         self._problem_stamps[path.name] = mtime
         self.problems[path.name] = problem
+        if not self.shared.first_to_report(path.name, mtime, gateway_run()):
+            return  # another worker of this gateway said it already
         log.warning("credential file %s %s; it is left out until fixed. Fix: %s", path.name, problem,
                     fix_for(path, sorted(self.refreshers)))
 

@@ -57,6 +57,13 @@ class Store(abc.ABC):
         """(data, "") for a usable credential, (None, what is wrong with it), or (None, "") when gone."""
         return self.read_credential(name), ""
 
+    def first_to_report(self, name: str, stamp: Any, run: str) -> bool:
+        """True for the one process of gateway run `run` that should report credential `name` at `stamp`.
+
+        Every worker finds a broken file; the gateway says so once per change of the file. A store
+        whose credentials cannot break on disk has nothing to share here: each process answers True."""
+        return True
+
     @abc.abstractmethod
     async def fetch_credential(self, name: str) -> dict[str, Any] | None:
         """The authoritative copy (under the refresh lock: another host may have just refreshed)."""

@@ -30,6 +30,7 @@ log = logging.getLogger("subgate.store")
 
 USAGE_FILE = ".usage-stats.json"
 SESSIONS_FILE = ".login-sessions.json"
+REPORTS_FILE = ".reported-problems.json"  # which broken credential file this gateway run has reported
 
 
 def read_json(path: Path) -> Any:
@@ -115,6 +116,25 @@ class FileStore(Store):
 
     def inspect_credential(self, name: str, providers: Collection[str] = ()) -> tuple[dict[str, Any] | None, str]:
         return read_credential(self._path(name), providers)
+
+    def first_to_report(self, name: str, stamp: Any, run: str) -> bool:
+        claimed = False
+        entry = {"run": run, "stamp": stamp}
+
+        def change(data: Any) -> dict[str, Any]:
+            nonlocal claimed
+            # entries of earlier runs are dropped: a new start reports every broken file again
+            reports = {k: v for k, v in (data if isinstance(data, dict) else {}).items()
+                       if isinstance(v, dict) and v.get("run") == run}
+            claimed = reports.get(name) != entry
+            reports[name] = entry
+            return reports
+
+        try:
+            self._locked_update(REPORTS_FILE, change)
+        except OSError:  # auth-dir not writable: better said by every worker than by none
+            return True
+        return claimed
 
     async def fetch_credential(self, name: str) -> dict[str, Any] | None:
         return self.read_credential(name)

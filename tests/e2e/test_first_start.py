@@ -149,3 +149,27 @@ def test_count_tokens_access_line_names_the_model(gateway, accounts) -> None:
     assert reply.status_code == 200
     time.sleep(0.3)
     assert f"POST /v1/messages/count_tokens status=200 model={CLAUDE} " in gateway.log_text()[offset:]
+
+
+def test_with_two_workers_a_broken_file_is_reported_once_per_change(claude_stack, codex_stack, tmp_path) -> None:
+    auth = tmp_path / "auth"
+    auth.mkdir(mode=0o700)
+    corrupt, empty = auth / "claude-corrupt@example.com.json", auth / "codex-empty@example.com.json"
+    corrupt.write_text('{"type": "claude", "access_token": "at-')
+    empty.write_text("{}")
+    gw = GatewayProcess(gateway_env(claude_stack, codex_stack, auth), log_path=tmp_path / "gw.log",
+                        args=["--workers", "2"])
+    with gw:
+        deadline = time.monotonic() + 60
+        while "subgate listening on" not in gw.log_text():  # the banner has read the files too
+            assert time.monotonic() < deadline, gw.log_text()
+            time.sleep(0.1)
+        for _ in range(6):  # answered by either worker: both know the problems
+            problems = httpx.get(gw.url + "/ui/data.json").json()["file_problems"]
+            assert [p["file"] for p in problems] == [corrupt.name, empty.name]
+        corrupt.write_text('{"type": "claude"')  # changed, still broken: said once more
+        time.sleep(2.5)
+        log = gw.log_text()
+    assert log.count(f"credential file {corrupt.name} is not valid JSON") == 2, log
+    assert log.count(f"credential file {empty.name} has no \"type\"") == 1, log
+    assert "`python -m gateway login codex`" in log

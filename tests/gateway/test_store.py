@@ -223,3 +223,14 @@ async def test_store_import_moves_an_auth_dir_into_redis_and_export_gives_it_bac
     assert json.loads((out / NAME).read_text()) == CRED  # CLIProxyAPI's file, unknown keys included
     assert (out / NAME).stat().st_mode & 0o777 == 0o600
     await store.aclose()
+
+
+def test_a_broken_file_is_reported_by_one_process_of_a_run_once_per_change(tmp_path):
+    first, second = FileStore(tmp_path), FileStore(tmp_path)  # two workers of one gateway
+    assert first.first_to_report("claude-x.json", 1, "run-a") is True
+    assert second.first_to_report("claude-x.json", 1, "run-a") is False
+    assert first.first_to_report("claude-x.json", 1, "run-a") is False
+    assert second.first_to_report("claude-y.json", 1, "run-a") is True  # another file
+    assert second.first_to_report("claude-x.json", 2, "run-a") is True  # the file changed
+    assert first.first_to_report("claude-x.json", 2, "run-a") is False
+    assert first.first_to_report("claude-x.json", 2, "run-b") is True  # the next start says it again
