@@ -168,6 +168,11 @@ class Provider:
         raise NotImplementedError(f"{self.name} has no usage screen")
 
     # ---- LiteLLM ---------------------------------------------------------------------------------
+    def websocket_relay(self) -> Any | None:
+        """The provider's Responses WebSocket relay (custom_providers/codex/websocket.py), None when its
+        backend has no such transport: the gateway then refuses the upgrade so the client uses HTTP."""
+        return None
+
     def register_litellm(self) -> None:
         """Install what this provider adds to LiteLLM (provider config classes); idempotent, called once
         at start-up. The classes hold no settings: what they need travels with each call from

@@ -1,7 +1,7 @@
 """Composition of the one-port server, outermost first:
 
     request log ─► drain ─► body limit ─► operator routes ─► client keys ─► usage screens ─► Amp routes
-    ─► Codex-native alias ─► local routes ─► error rewrite ─► model routes (LiteLLM's Router,
+    ─► Responses WebSocket ─► Codex-native alias ─► local routes ─► error rewrite ─► model routes (LiteLLM's Router,
     gateway/model_routes.py)
 
 The request log is outermost so every answer (a refused key included) gets one access line; the
@@ -125,6 +125,11 @@ def build_app(rt: Runtime, model_routes: ASGIApp) -> ASGIApp:
     app: ASGIApp = ErrorRewrite(ModelApiOnly(model_routes), rt)
     app = LocalRoutes(app, rt)
     app = CodexNativeAlias(app)
+    router = getattr(model_routes, "router", None)
+    if router is not None:  # Codex CLI's Responses WebSocket (gateway/responses_websocket.py)
+        from gateway.responses_websocket import ResponsesWebSocket
+
+        app = ResponsesWebSocket(app, rt, router, forward_headers=bool(getattr(model_routes, "forward_headers", False)))
     app, amp_exempt = _amp_layer(app, rt)
     app = UsageScreens(app, rt)  # before the Amp routes: /api/codex/usage is Codex's, not ampcode.com's
     # /health is liveness for service managers and load balancers; it reveals nothing.

@@ -10,6 +10,7 @@ a non-loopback bind with no keys. Keys are compared in constant time.
 from __future__ import annotations
 
 import hmac
+import json
 from typing import Callable
 from urllib.parse import parse_qsl
 
@@ -75,9 +76,21 @@ class ClientKeyCheck:
         if reason is None:
             await self.app(scope, receive, send)
             return
-        if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1008, "reason": reason})
-            return
         path = scope.get("path", "")
         body = error_body(dialect_for_path(path), 401, reason, error_type="authentication_error", code="invalid_api_key")
+        if scope["type"] == "websocket":
+            await _refuse_upgrade(scope, send, body, reason)
+            return
         await JSONResponse(body, status_code=401)(scope, receive, send)
+
+
+async def _refuse_upgrade(scope: Scope, send: Send, body: dict, reason: str) -> None:
+    """A 401 answer to the upgrade where the server can send one (Codex CLI reads the status), else a
+    close before accept (the client sees 403)."""
+    if "websocket.http.response" not in (scope.get("extensions") or {}):
+        await send({"type": "websocket.close", "code": 1008, "reason": reason})
+        return
+    raw = json.dumps(body).encode()
+    await send({"type": "websocket.http.response.start", "status": 401,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]})
+    await send({"type": "websocket.http.response.body", "body": raw})

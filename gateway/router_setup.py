@@ -67,3 +67,12 @@ def forwarded_headers(config: Mapping[str, Any]) -> bool:
     """`general_settings.forward_client_headers_to_llm_api`, read the way the proxy reads it."""
     general = config.get("general_settings") or {}
     return bool(general.get("forward_client_headers_to_llm_api") is True)
+
+
+async def route_attempts(router: Router, model: str, attempt: Any, **kwargs: Any) -> Any:
+    """The Router's generic call: it picks a deployment for `model` (the hook's account filter), calls
+    `attempt(**kwargs)` with that deployment's `litellm_params` and `model_info`, and retries or fails over
+    on its exceptions by its retry policy. It is how LiteLLM routes its own generic calls (files,
+    realtime, the Responses WebSocket); the gateway's Responses WebSocket relay uses it so each turn's
+    account is the Router's choice (gateway/responses_websocket.py; tests/contract/test_route_attempts.py)."""
+    return await router._ageneric_api_call_with_fallbacks(model=model, original_function=attempt, **kwargs)

@@ -70,6 +70,11 @@ class CodexProvider(Provider):
 
         return count_tokens(dict(body), model)
 
+    def websocket_relay(self) -> Any:
+        from custom_providers.codex.websocket import SocketRelay
+
+        return SocketRelay(self.settings)
+
     def register_litellm(self) -> None:
         from custom_providers.codex.litellm_adapter import register
 
