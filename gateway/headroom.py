@@ -138,6 +138,22 @@ class HeadroomBook:
         used = self.tightest_used(account_id, now)
         return 100.0 - (used if used is not None else 0.0)
 
+    def pressure(self, account_id: str, now: float | None = None) -> float:
+        """How dear it is to spend this account now: each window's used percent, scaled by the share of the
+        window still to run before it resets; the fullest window decides (0 for an account never read).
+
+        Room that is not spent before its window resets is lost, so room that comes back soon is cheap:
+        a 5-hour window 60 % used that resets in half an hour counts as 6 %, and the headroom strategy
+        spends it before a fresh window's room (gateway/selection.py). Two windows that reset at about the
+        same time keep the plain order of most room first."""
+        now = time.time() if now is None else now
+        worst = 0.0
+        for w in self.windows(account_id, now).values():
+            length = (w.window_minutes or 0) * 60.0
+            share = 1.0 if length <= 0 or w.resets_at is None else min(1.0, max(0.0, w.resets_at - now) / length)
+            worst = max(worst, w.used_percent * share)
+        return worst
+
     def view(self, account_id: str, now: float | None = None) -> dict[str, Any] | None:
         """The operator's view: each window's used percent, reset time, and fresh or estimated."""
         snap = self.snapshots.get(account_id)

@@ -60,6 +60,7 @@ class Runtime:
         self.quota = QuotaBook(store=self.shared)
         self.headroom = HeadroomBook(read=self._usage_reading)  # shared through self.shared
         self.selector = Selector(strategy=self.settings.routing_strategy, room=self.headroom.room,
+                                 pressure=self.headroom.pressure,
                                  soft_limit=self.settings.soft_limit_percent)
         self.pool_names = pool_model_names(self.templates, self.api_bases)
         self.usage = UsageBook(self.shared)

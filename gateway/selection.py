@@ -8,9 +8,11 @@ hook narrows them to one here:
 3. a conversation stays on the account it started on while that account is usable (prompt caches
    and encrypted reasoning are per account);
 4. otherwise round-robin per model group (strict rotation, not a random shuffle), fill-first
-   (always the first account by file name until it is blocked), or headroom: the account with the most
-   room left in its tightest usage window (gateway/headroom.py), leaving accounts past the soft limit
-   out while any other remains; equal room rotates like round-robin.
+   (always the first account by file name until it is blocked), or headroom: accounts past the soft
+   limit in their tightest usage window are left out while any other remains, and of the rest the one
+   whose room is cheapest to spend serves: the least used, where room that comes back at a reset soon
+   counts as nearly free (HeadroomBook.pressure in gateway/headroom.py); equal pressure rotates like
+   round-robin.
 
 Affinity wins over the strategy: a conversation stays on its account past the soft limit, until the
 account answers 429 (then it is blocked and left out in step 1, and the conversation moves).
@@ -38,10 +40,16 @@ def _no_usage(account_id: str) -> float:
     return 100.0
 
 
+def _used(room: Callable[[str], float]) -> Callable[[str], float]:
+    return lambda account_id: 100.0 - room(account_id)
+
+
 @dataclass
 class Selector:
     strategy: str = "round-robin"
     room: Callable[[str], float] = _no_usage  # percent left in the account's tightest window
+    # how dear spending the account is now (HeadroomBook.pressure); by default its used percent
+    pressure: Callable[[str], float] | None = None
     soft_limit: float = 90.0
     _cursor: dict[str, int] = field(default_factory=dict)
     _sessions: dict[str, tuple[str, float]] = field(default_factory=dict)
@@ -82,15 +90,19 @@ class Selector:
         return chosen
 
     def _most_room(self, pool: list[Candidate]) -> list[Candidate]:
-        """The accounts with the most room, preferring those under the soft limit; when every account
-        is past it, still the one with most room (serving beats refusing before the hard limit)."""
+        """The accounts cheapest to spend, preferring those under the soft limit; when every account is
+        past it, still the one with most room (serving beats refusing before the hard limit)."""
         rooms = {c.account_id: self.room(c.account_id) for c in pool}
         floor = 100.0 - self.soft_limit
         under = [c for c in pool if rooms[c.account_id] > floor]
-        pool = under or pool
-        best = max(rooms[c.account_id] for c in pool)
-        # within a point of the best counts as equal, so equally used accounts still take turns
-        return [c for c in pool if rooms[c.account_id] >= best - 1.0]
+        if not under:
+            best = max(rooms.values())
+            return [c for c in pool if rooms[c.account_id] >= best - 1.0]
+        pressure = self.pressure or _used(self.room)
+        cost = {c.account_id: pressure(c.account_id) for c in under}
+        least = min(cost.values())
+        # within a point of the least counts as equal, so equally used accounts still take turns
+        return [c for c in under if cost[c.account_id] <= least + 1.0]
 
     def _bind(self, key: str, account_id: str) -> None:
         if len(self._sessions) >= MAX_SESSIONS:

@@ -60,6 +60,20 @@ def test_a_window_past_its_reset_is_estimated_empty_with_the_next_reset() -> Non
     assert book.room("a", now=later) == 60.0
 
 
+def test_room_that_comes_back_soon_is_cheap_to_spend() -> None:
+    book = HeadroomBook()
+    book.record("ending", "codex", reading(60.0, 20.0, five_reset=NOW + 1800), now=NOW)  # a tenth of 5 h left
+    book.record("fresh", "codex", reading(30.0, 20.0, five_reset=NOW + 5 * 3600), now=NOW)
+    book.record("week", "codex", reading(10.0, 95.0, week_reset=NOW + 6 * 86400), now=NOW)
+    assert book.pressure("ending", now=NOW) == pytest.approx(6.0)  # 60 % used, but it resets soon
+    assert book.pressure("fresh", now=NOW) == pytest.approx(30.0)
+    assert book.pressure("week", now=NOW) == pytest.approx(95.0 * 6 / 7)  # the weekly window decides
+    assert book.pressure("never-seen", now=NOW) == 0.0
+    assert book.room("ending", now=NOW) == 40.0  # the soft limit still sees the real figure
+    # after its reset the 5-hour window is empty: the weekly one (20 %, ends in a day) decides
+    assert book.pressure("ending", now=NOW + 1801) == pytest.approx(20.0 * (86400 - 1801) / (7 * 86400))
+
+
 def test_an_old_reading_is_estimated() -> None:
     book = HeadroomBook()
     book.record("a", "codex", reading(10.0, 10.0, NOW + 9 * 3600, NOW + 9 * 86400), now=NOW)

@@ -28,6 +28,15 @@ def test_equal_room_takes_turns() -> None:
     assert [pick(sel) for _ in range(3)] == ["a", "b", "c"]
 
 
+def test_room_that_resets_soon_is_spent_first_but_not_past_the_soft_limit() -> None:
+    room = {"a": 40.0, "b": 70.0}
+    pressure = {"a": 6.0, "b": 30.0}  # "a" is fuller, but its window ends soon (HeadroomBook.pressure)
+    sel = Selector(strategy="headroom", room=room.__getitem__, pressure=pressure.__getitem__, soft_limit=90.0)
+    assert {pick(sel, ("a", "b")) for _ in range(3)} == {"a"}
+    room["a"] = 9.0  # 91 % used: new conversations leave it although it is still the cheapest
+    assert pick(sel, ("a", "b")) == "b"
+
+
 def test_past_the_soft_limit_an_account_gets_no_new_conversations() -> None:
     room = {"a": 12.0, "b": 11.0}
     sel = Selector(strategy="headroom", room=room.__getitem__, soft_limit=90.0)
