@@ -54,6 +54,29 @@ def config_path() -> str | None:
     return loaded or os.environ.get("CONFIG_FILE_PATH")
 
 
+def wrap_proxy_app(layer: Any, **options: Any) -> bool:
+    """Put an ASGI layer outermost around LiteLLM's proxy app (`litellm --config`); False without the proxy.
+
+    The gateway starts from the proxy's lifespan (gateway/startup.py), and Starlette builds an app's
+    middleware stack on the first ASGI call, the lifespan's included, after which `add_middleware`
+    is refused. So the built stack is wrapped in place; Starlette reads `app.middleware_stack` on
+    every call. Before the first call (an in-process proxy not yet serving) it is added as middleware.
+    """
+    proxy_server = sys.modules.get(_PROXY_MODULE)
+    app = getattr(proxy_server, "app", None) if proxy_server is not None else None
+    if app is None:
+        return False
+    wrapped = app.__dict__.setdefault("_subgate_layers", set())
+    if layer in wrapped:
+        return True
+    if app.middleware_stack is None:
+        app.add_middleware(layer, **options)
+    else:
+        app.middleware_stack = layer(app.middleware_stack, **options)
+    wrapped.add(layer)
+    return True
+
+
 def replace_model_list(llm_router: Router, model_list: list[dict[str, Any]]) -> None:
     """Swap every deployment; wildcard patterns are kept in a separate matcher that
     `set_model_list` only appends to, so it is rebuilt here first."""

@@ -60,8 +60,12 @@ def ensure_started() -> Runtime:
     if rt is not None:
         return rt
     from gateway import litellm_app, litellm_log_filter
+    from gateway.body_limit import BodyLimit
 
     if not logging.getLogger("subgate").handlers:  # `litellm --config`: gateway.amp configured no logging
         litellm_log_filter.install()
     path = os.environ.get("SUBGATE_CONFIG") or litellm_app.config_path()
-    return start(load_settings(path))
+    rt = start(load_settings(path))
+    # gateway.max-body-mb holds in LiteLLM's proxy too: refused before LiteLLM reads the body
+    litellm_app.wrap_proxy_app(BodyLimit, limit_mb=lambda: rt.settings.max_body_mb)
+    return rt

@@ -34,6 +34,22 @@ def test_proxy_globals_the_runtime_reads():
     assert hasattr(proxy_server, "user_config_file_path"), "gateway/litellm_app.py config_path()"
 
 
+
+def test_the_proxy_app_starts_the_gateway_from_its_lifespan_after_building_its_middleware():
+    """gateway/litellm_app.py wrap_proxy_app(): the gateway starts inside the proxy's lifespan, by then
+    Starlette has built the middleware stack (add_middleware is refused), so the built stack is wrapped."""
+    import inspect
+
+    from litellm.proxy import proxy_server
+    from starlette.applications import Starlette
+
+    assert proxy_server.app.router.lifespan_context is not None and "load_config" in inspect.getsource(
+        proxy_server.proxy_startup_event)
+    call = inspect.getsource(Starlette.__call__)
+    assert "self.middleware_stack = self.build_middleware_stack()" in call
+    assert "await self.middleware_stack(scope, receive, send)" in call  # read on every call
+
+
 def test_router_surface_for_per_account_deployments():
     from litellm.router import Router
     from litellm.router_utils.pattern_match_deployments import PatternMatchRouter

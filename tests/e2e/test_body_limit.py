@@ -4,7 +4,11 @@ repeated oversized requests leave the gateway's memory where it was."""
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -13,25 +17,64 @@ import pytest
 
 from tests.e2e.conftest import Accounts, gateway_env
 from tests.gateway_process import ROOT, GatewayProcess
+from tests.servers import free_port, stop_process
 
 CLAUDE = "claude-sonnet-4-5-20250929"
 LIMIT_MB = 1
 
 
-@pytest.fixture(scope="module")
-def small_gateway(claude_stack, codex_stack, tmp_path_factory) -> Iterator[GatewayProcess]:
-    root = tmp_path_factory.mktemp("bodylimit")
-    auth = root / "auth"
-    auth.mkdir(mode=0o700)
+class PlainLiteLLM:
+    """`litellm --config` (LiteLLM's own proxy app with the gateway's hook), with the limit in its YAML."""
+
+    def __init__(self, env: dict[str, str], config: Path, log_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        with open(log_path, "wb") as out:
+            self.proc = subprocess.Popen(
+                [str(Path(sys.executable).parent / "litellm"), "--config", str(config), "--port", str(self.port),
+                 "--host", "127.0.0.1"], cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while True:
+            assert self.proc.poll() is None and time.monotonic() < deadline, self.log_text()[-3000:]
+            try:
+                if httpx.get(self.url + "/health/liveliness", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _limited_config(root: Path) -> Path:
     text = (ROOT / "config" / "litellm.yaml").read_text()
     config = root / "litellm.yaml"
     config.write_text(text.replace("\ngateway:\n", f"\ngateway:\n  max-body-mb: {LIMIT_MB}\n", 1))
-    with GatewayProcess(gateway_env(claude_stack, codex_stack, auth), log_path=root / "gw.log", config=config) as gw:
+    return config
+
+
+@pytest.fixture(scope="module", params=["gateway", "litellm"])
+def small_gateway(request, claude_stack, codex_stack, tmp_path_factory) -> Iterator[GatewayProcess | PlainLiteLLM]:
+    """Both entry points with `max-body-mb: 1`: python -m gateway.amp, and litellm --config."""
+    root = tmp_path_factory.mktemp("bodylimit")
+    auth = root / "auth"
+    auth.mkdir(mode=0o700)
+    env = gateway_env(claude_stack, codex_stack, auth)
+    if request.param == "litellm":
+        plain = PlainLiteLLM({**env, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}, _limited_config(root), root / "l.log")
+        plain.auth = auth  # type: ignore[attr-defined]
+        try:
+            yield plain
+        finally:
+            stop_process(plain.proc)
+        return
+    with GatewayProcess(env, log_path=root / "gw.log", config=_limited_config(root)) as gw:
         gw.auth = auth  # type: ignore[attr-defined]
         yield gw
 
 
-def _raw(gw: GatewayProcess, head: bytes, chunks: Iterator[bytes] = iter(())) -> tuple[int, dict]:
+def _raw(gw: GatewayProcess | PlainLiteLLM, head: bytes, chunks: Iterator[bytes] = iter(())) -> tuple[int, dict]:
     """Send a request by hand (the SDKs would not let the server answer before the body is sent)."""
     with socket.create_connection(("127.0.0.1", gw.port), timeout=30) as sock:
         sock.sendall(head)
@@ -86,7 +129,8 @@ def test_declared_oversized_body_is_refused_unread_in_each_dialect(small_gateway
     assert f"({LIMIT_MB} MB)" in body["error"]["message"] and "max-body-mb" in body["error"]["message"]
     status, body = _raw(small_gateway, _head("/v1/chat/completions", length=64 * 1024 * 1024))
     assert status == 413 and body["error"]["code"] == "request_too_large"
-    assert "status=413" in small_gateway.log_text()
+    if isinstance(small_gateway, GatewayProcess):  # LiteLLM's proxy keeps no access log of its own
+        assert "status=413" in small_gateway.log_text()
 
 
 def test_chunked_oversized_body_is_refused_at_the_limit(small_gateway):
