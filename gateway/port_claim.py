@@ -121,5 +121,5 @@ def _cmdline(entry: Path) -> str:
     words = [w.decode("utf-8", "replace") for w in raw.split(b"\0") if w]
     if words:
         words[0] = os.path.basename(words[0])
-    text = " ".join(words)
+    text = " ".join(" ".join(words).split())  # one line, even for `python -c "<script>"`
     return text if len(text) <= 80 else text[:77] + "..."

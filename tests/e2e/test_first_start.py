@@ -40,6 +40,22 @@ def test_port_held_by_another_program_is_named_with_a_port_hint(tmp_path: Path) 
     assert done.stdout == ""  # nothing else happened: LiteLLM was never loaded, no banner
 
 
+def test_the_owner_of_the_port_is_named_on_one_line_even_for_a_multi_line_command(tmp_path: Path) -> None:
+    port = free_port()
+    script = f"import socket, time\ns = socket.socket()\ns.bind(('127.0.0.1', {port}))\ns.listen()\n" \
+             "print('ready', flush=True)\ntime.sleep(60)"
+    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        done = _run_gateway(["--port", str(port)], {"SUBGATE_AUTH_DIR": str(tmp_path)})
+    finally:
+        holder.kill()
+        holder.wait(10)
+    assert done.returncode == 1
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert f"is in use by pid {holder.pid}: python" in done.stderr and "import socket, time s = socket" in done.stderr
+
+
 def test_port_held_by_a_running_subgate_says_so_and_demo_prints_no_banner(gateway: GatewayProcess, tmp_path: Path) -> None:
     done = _run_gateway(["--port", str(gateway.port)], {"SUBGATE_AUTH_DIR": str(tmp_path)})
     assert done.returncode == 1
