@@ -68,4 +68,8 @@ def ensure_started() -> Runtime:
     rt = start(load_settings(path))
     # gateway.max-body-mb holds in LiteLLM's proxy too: refused before LiteLLM reads the body
     litellm_app.wrap_proxy_app(BodyLimit, limit_mb=lambda: rt.settings.max_body_mb)
+    # Codex CLI's Responses WebSocket is relayed by `python -m gateway.amp` only: 426 here, so it uses HTTP
+    from gateway.websocket_refusal import RefuseResponsesWebSocket
+
+    litellm_app.wrap_proxy_app(RefuseResponsesWebSocket, is_subscription_model=lambda m: bool(rt.provider_for_model(m)))
     return rt

@@ -28,7 +28,8 @@ def ws_url(base: str, path: str = "/v1/responses") -> str:
 def open_socket(base: str, path: str = "/v1/responses", key: str = "dummy-not-used") -> ClientConnection:
     headers = {"Authorization": f"Bearer {key}", "OpenAI-Beta": BETA, "originator": "codex_exec",
                "user-agent": "codex_exec/0.169.0 (Debian 12.0.0; x86_64) dumb (codex_exec; 0.169.0)",
-               "session-id": "ws-session-1", "x-codex-window-id": "ws-session-1:0"}
+               "session-id": "ws-session-1", "x-codex-window-id": "ws-session-1:0",
+               "x-openai-internal-codex-responses-lite": "true"}
     return connect(ws_url(base, path), additional_headers=headers, open_timeout=30)
 
 
@@ -86,6 +87,7 @@ def test_a_tool_turn_runs_over_the_websocket_with_the_account_token(gateway, acc
     assert hello.headers["chatgpt-account-id"] == acct.grant.account_id
     assert hello.headers["openai-beta"] == BETA and hello.headers["originator"] == "codex_exec"
     assert hello.headers["session-id"] == "ws-session-1" and hello.headers["x-codex-window-id"] == "ws-session-1:0"
+    assert hello.headers["x-openai-internal-codex-responses-lite"] == "true"
     up1, up2 = sent_frames(codex_stack, acct.email)
     assert up1["type"] == "response.create" and up1["model"] == MODEL and up1["store"] is False
     assert up1["instructions"].strip() and "temperature" not in up1  # the HTTP relay's edits
@@ -145,3 +147,12 @@ def test_a_bad_client_key_is_refused_at_the_upgrade(managed_gateway, managed_acc
     with open_socket(managed_gateway.url, key=managed_gateway.client_key) as ws:
         ws.send(create())
         assert kinds(turn(ws))[-1] == "response.completed"
+
+
+@pytest.mark.parametrize("path", ["/v1/responses", "/responses"])
+def test_litellm_config_answers_the_upgrade_426_so_codex_uses_http(plain, accounts, path):
+    accounts.add("codex")
+    with pytest.raises(InvalidStatus) as refused:
+        open_socket(plain, path)
+    assert refused.value.response.status_code == 426  # Codex CLI's signal to fall back to HTTP at once
+    assert b"python -m gateway.amp" in bytes(refused.value.response.body or b"")

@@ -54,3 +54,16 @@ def test_a_tool_turn_completes_over_the_websocket_without_http_fallback(gateway,
     assert all(f["type"] == "response.create" and f["store"] is False for f in frames)
     outputs = [item for f in frames for item in f["input"] if item.get("type") == "function_call_output"]
     assert outputs and "subgate-ws-tool-ran" in outputs[0]["output"]  # the tool result went up the socket
+
+
+def test_under_litellm_config_codex_falls_back_to_http_at_once(plain, accounts, codex_stack, sandbox):
+    acct = accounts.add("codex")
+    codex_stack.api.set_mode(acct.email, {"text": "answered over HTTP"})
+    socket = codex_stack.api.websocket
+    before = len(socket.recorder.requests)
+
+    run = codex_over_websocket(sandbox, plain, "say hi")
+
+    assert "answered over HTTP" in run.stdout
+    assert codex_stack.api.hits(acct.email) >= 1 and len(socket.recorder.requests) == before
+    assert "Reconnecting" not in run.stdout + run.stderr  # the 426 is a clean fallback, no retries
