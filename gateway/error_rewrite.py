@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,6 +28,7 @@ from gateway.errors import (
     no_accounts_message,
     openai_error_type,
     seconds_until,
+    usage_limit_message,
 )
 from gateway.runtime import Runtime
 from gateway.stream_errors import CUT, MALFORMED, UNREACHABLE, StreamReader, stream_kind, transport_message
@@ -37,8 +37,6 @@ ANTHROPIC_ERROR_TYPES = frozenset({
     "invalid_request_error", "authentication_error", "billing_error", "permission_error", "not_found_error",
     "request_too_large", "rate_limit_error", "api_error", "overloaded_error", "timeout_error",
 })
-# Client errors of the upstream whose status the caller gets as it was (LiteLLM answers 400 for them).
-UPSTREAM_CLIENT_STATUSES = frozenset({404, 409, 413, 415, 422})
 _BLAND = re.compile(r"^(?:Error code: \d+(?: - .*)?|Upstream error|error|)$", re.IGNORECASE | re.DOTALL)
 _PREFIX = re.compile(r"^(?:litellm\.\w+:\s*|\w+Exception\s*-\s*|\w+Error:\s*|Timeout Error:\s*)+")
 _TAILS = (
@@ -168,39 +166,45 @@ class ErrorRewrite:
     def rewrite(
         self, dialect: Dialect, status: int, original: Any, raw: bytes, facts: request_context.RequestFacts
     ) -> tuple[int, dict, dict[str, str]]:
+        """The client's answer. The status and kind come from the hook's classification
+        (`RequestFacts.verdict`); LiteLLM's answer gives only the words, and its status only for an
+        error no provider classified."""
+        verdict = facts.verdict(status)
         message = clean_message(_litellm_message(original) or raw.decode("utf-8", "replace")[:500])
         if facts.upstream_message and _BLAND.match(message):
             message = facts.upstream_message  # LiteLLM's "Error code: 404" instead of the upstream's words
         message = scrub(message)  # an upstream may quote a credential back
-        restored = status == 400 and facts.upstream_status in UPSTREAM_CLIENT_STATUSES
-        if restored:
-            status = facts.upstream_status  # LiteLLM files a 413 or 422 under its 400 class
         model = facts.model
         provider = facts.provider or self.rt.provider_for_model(model)
-        if facts.no_account or (provider and not self.rt.usable_accounts(provider)):
+        if verdict.kind == "no_account" or (provider and not self.rt.usable_accounts(provider)):
             return 503, error_body(dialect, 503, no_accounts_message(provider, self.rt.providers.names()), code="no_account"), {}
-        reset = facts.blocked_until or (self.rt.earliest_reset(provider) if provider else None)
-        if status == 429 or (reset is not None and status in (429, 503)):
+        if verdict.kind == "quota":
+            reset = verdict.reset_at or (self.rt.earliest_reset(provider) if provider else None)
             return self._rate_limited(dialect, model, provider, reset, message)
+        litellm_status, status = status, verdict.status
+        if status == 429:  # unclassified: an API-key deployment's own 429, said as it came
+            return 429, error_body(dialect, 429, message), {}
         if message in (CUT, UNREACHABLE, MALFORMED) and status >= 500:
             return 502, error_body(dialect, 502, message, code="upstream_unavailable"), {}
-        if (status == 400 and "Invalid model name" in message) or "no healthy deployments" in message.lower():
+        if verdict.kind == "unclassified" and (
+                (status == 400 and "Invalid model name" in message) or "no healthy deployments" in message.lower()):
             known = ", ".join(name for name in self.rt.pool_names)
             text = f"The model `{model}` is not served by this gateway. Known models: {known}"
             return 404, error_body(dialect, 404, text, code="model_not_found"), {}
+        restated = status != litellm_status  # LiteLLM filed it under another status (a 413 or 422 as 400)
         if isinstance(original, dict) and dialect == "openai" and isinstance(original.get("error"), dict):
             err = dict(original["error"])
             err["message"] = message
-            if str(err.get("code")) == str(status):
+            if str(err.get("code")) in (str(status), str(litellm_status)):
                 err["code"] = None
-            if not err.get("type") or err.get("type") == "None":
+            if restated or not err.get("type") or err.get("type") == "None":
                 err["type"] = openai_error_type(status)
             return status, {"error": err}, {}
         if isinstance(original, dict) and dialect == "anthropic" and isinstance(original.get("error"), dict):
             # LiteLLM renders OpenAI-style {"type": "None", "param": ..., "code": "400"}: keep only a real
             # Anthropic error type, so SDKs and Claude Code see the shape they parse.
             kind = str(original["error"].get("type") or "")
-            if kind not in ANTHROPIC_ERROR_TYPES or restored:
+            if kind not in ANTHROPIC_ERROR_TYPES or restated:
                 kind = anthropic_error_type(status)
             return status, error_body(dialect, status, message, error_type=kind), {}
         if status >= 500 and not message:
@@ -213,8 +217,7 @@ class ErrorRewrite:
         if reset is None:
             return 429, error_body(dialect, 429, message), {}
         secs = seconds_until(reset)
-        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(reset))
-        text = f"All accounts for model {model} have hit their usage limit; the earliest resets at {when} (in {secs} s)."
+        text = usage_limit_message(model, reset)
         extra = {"resets_in_seconds": secs, "resets_at": int(reset)}
         if dialect == "anthropic":
             body = error_body(dialect, 429, text, error_type="rate_limit_error")

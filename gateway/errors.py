@@ -104,6 +104,13 @@ def seconds_until(reset_at: float, now: float | None = None) -> int:
     return max(1, math.ceil(reset_at - (time.time() if now is None else now)))
 
 
+def usage_limit_message(model: str, reset: float) -> str:
+    """What a client reads when every account of `model`'s pool is blocked until `reset`."""
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(reset))
+    return (f"All accounts for model {model} have hit their usage limit; the earliest resets at {when} "
+            f"(in {seconds_until(reset)} s).")
+
+
 def json_bytes(body: dict) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 

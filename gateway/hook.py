@@ -21,7 +21,7 @@ from gateway import drain, request_context, request_log
 from gateway.error_rewrite import clean_message
 from custom_providers.errors import RefreshFailed
 from custom_providers.provider import Failure
-from gateway.errors import NeedsLogin, no_accounts_message
+from gateway.errors import NeedsLogin, no_accounts_message, seconds_until, usage_limit_message
 from gateway.runtime import get_runtime
 from gateway.selection import candidates_from
 from gateway.session import session_id
@@ -62,7 +62,8 @@ class GatewayHook(CustomLogger):
         rt.ensure_started()
         rt.refresh_accounts()
         rt.sync_router()
-        facts = request_context.current()
+        # `litellm --config` has no front layer to open the request's facts: this is the request's start
+        facts = request_context.current() if client_request.current() is not None else request_context.begin()
         facts.model = str(data.get("model") or "")
         facts.provider = rt.provider_for_model(facts.model)
         if facts.provider and not rt.usable_accounts(facts.provider):
@@ -76,6 +77,27 @@ class GatewayHook(CustomLogger):
             client_request.record(client_request.ClientRequest(
                 _dialect(call_type), _lower(headers), parsed=_client_fields(data)))
         return data
+
+    async def async_post_call_failure_hook(
+        self, request_data: dict, original_exception: Exception, user_api_key_dict: Any, traceback_str: str | None = None
+    ) -> HTTPException | None:
+        """`litellm --config` only (LiteLLM's proxy calls it; `python -m gateway.amp` renders in
+        gateway/error_rewrite.py): the status, Retry-After and words the hook's classification gives,
+        for LiteLLM's proxy to render. None keeps LiteLLM's own answer (nothing classified it)."""
+        facts = request_context.current()
+        litellm_status = getattr(original_exception, "status_code", None)
+        verdict = facts.verdict(litellm_status if isinstance(litellm_status, int) else 500)
+        if verdict.kind == "no_account":
+            return HTTPException(status_code=503, detail=no_accounts_message(facts.provider))
+        if verdict.kind == "quota":
+            reset = verdict.reset_at or (get_runtime().earliest_reset(facts.provider) if facts.provider else None)
+            if reset is None:
+                return HTTPException(status_code=429, detail=facts.upstream_message or "Rate limited upstream.")
+            return HTTPException(status_code=429, detail=usage_limit_message(facts.model, reset),
+                                 headers={"retry-after": str(seconds_until(reset))})
+        if verdict.kind == "unclassified" or verdict.status == litellm_status:
+            return None
+        return HTTPException(status_code=verdict.status, detail=facts.upstream_message or str(original_exception))
 
     async def async_filter_deployments(
         self,
@@ -176,6 +198,7 @@ class GatewayHook(CustomLogger):
         handler = rt.providers.get(acct.provider)
         failure = handler.classify_failure(status, headers, body) if handler is not None else Failure("other")
         reset = failure.reset_at if failure.kind == "quota" else None
+        facts.failure = failure  # the one classification; the renderers read it (RequestFacts.verdict)
         facts.upstream_status = _response_status(exception) or status
         facts.upstream_message = clean_message(message)
         rt.usage.record_failure(acct.id, acct.email, acct.provider, model, facts.upstream_status,

@@ -17,7 +17,8 @@ proxy server would add around it is done here, in the gateway's own words and no
 - the answer: JSON, or SSE frames as the proxy writes them; the first chunk of a stream is awaited
   before the status line, so a failure before the first byte is a plain error status;
 - errors as an OpenAI-shaped body with LiteLLM's status; gateway/error_rewrite.py (outside this app)
-  puts them in the caller's dialect with Retry-After, as it does for every route.
+  answers with the status the hook's classification gives (gateway/request_context.py, `verdict`),
+  in the caller's dialect with Retry-After, as it does for every route.
 Time spent waiting for the upstream is reported to the access log (gateway/request_log.py), which
 turns it into `x-subgate-overhead-ms`.
 """

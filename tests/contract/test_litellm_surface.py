@@ -90,10 +90,37 @@ def test_hook_surface():
 
     for name in ("async_pre_call_hook", "async_filter_deployments", "async_pre_call_deployment_hook",
                  "async_post_call_failure_deployment_hook", "async_post_call_success_deployment_hook",
+                 "async_post_call_failure_hook",
                  "async_log_success_event"):
         assert hasattr(CustomLogger, name), f"gateway/hook.py uses CustomLogger.{name}"
     params = inspect.signature(CustomLogger.async_filter_deployments).parameters
     assert {"model", "healthy_deployments", "messages", "request_kwargs"} <= set(params)
+
+
+async def test_proxy_renders_the_exception_a_failure_hook_returns():
+    """`litellm --config`: the hook's `async_post_call_failure_hook` hands LiteLLM's proxy the status and
+    Retry-After of the classified failure (gateway/hook.py); the proxy must use the returned one."""
+    from fastapi import HTTPException
+    from litellm.caching.dual_cache import DualCache
+    from litellm.integrations.custom_logger import CustomLogger
+    from litellm.proxy._types import UserAPIKeyAuth
+    from litellm.proxy.utils import ProxyLogging
+
+    class Renders(CustomLogger):
+        async def async_post_call_failure_hook(self, request_data, original_exception, user_api_key_dict,
+                                               traceback_str=None):
+            return HTTPException(status_code=429, detail="blocked", headers={"retry-after": "42"})
+
+    hook = Renders()
+    litellm.callbacks.append(hook)
+    try:
+        out = await ProxyLogging(user_api_key_cache=DualCache()).post_call_failure_hook(
+            request_data={}, original_exception=litellm.BadRequestError(message="x", model="m", llm_provider="p"),
+            user_api_key_dict=UserAPIKeyAuth())
+    finally:
+        litellm.callbacks.remove(hook)
+    assert isinstance(out, HTTPException) and out.status_code == 429, "gateway/hook.py async_post_call_failure_hook"
+    assert out.headers == {"retry-after": "42"}
 
 
 def test_request_path_shortcuts_still_apply():

@@ -41,3 +41,15 @@ def test_no_account_says_how_to_log_in(plain, accounts, path, body, provider):
     assert reply.status_code == 503
     assert f"python -m gateway login {provider}" in reply.text
     assert "Invalid model name" not in reply.text
+
+
+def test_all_accounts_blocked_answers_the_hooks_429_and_reset(plain, accounts, claude_stack):
+    """The hook's classification (quota, reset) is what LiteLLM's proxy renders: 429, Retry-After."""
+    acct = accounts.add("claude")
+    claude_stack.api.set_mode(acct.email, {"status": 429, "reset_in": 120})
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
+    for _ in range(2):  # the failing call itself, then with the account already blocked
+        reply = httpx.post(plain + "/v1/chat/completions", json=body, timeout=30)
+        assert reply.status_code == 429
+        assert 100 <= int(reply.headers["retry-after"]) <= 121
+        assert f"All accounts for model {MODEL} have hit their usage limit" in reply.text

@@ -14,6 +14,7 @@ from starlette.types import Receive, Scope, Send
 from gateway import request_context
 from custom_providers.registry import registry
 from gateway.error_rewrite import ErrorRewrite, clean_message
+from custom_providers.provider import Failure
 from gateway.request_context import RequestFacts
 
 ANTHROPIC_429 = json.dumps({"type": "error", "error": {
@@ -106,7 +107,8 @@ def test_all_accounts_blocked_gives_429_with_retry_after_for_claude_code() -> No
 def test_codex_callers_get_usage_limit_reached_with_the_reset() -> None:
     reset = time.time() + 3600
     status, body, headers = rewrite(StubRuntime(reset=reset), "openai", 429,
-                                    litellm_error("litellm.RateLimitError: limit", 429), "gpt-5.1-codex")
+                                    litellm_error("litellm.RateLimitError: limit", 429), "gpt-5.1-codex",
+                                    failure=Failure("quota"))
     assert status == 429 and int(headers["retry-after"]) >= 3599
     err = body["error"]
     assert err["type"] == err["code"] == "usage_limit_reached"
@@ -120,6 +122,34 @@ def test_a_429_without_a_known_reset_keeps_the_upstream_message() -> None:
         "claude-sonnet-4-5")
     assert status == 429 and "retry-after" not in headers
     assert body["error"]["message"] == "This request would exceed your account's rate limit."
+
+
+def test_the_hooks_classification_decides_the_status_not_litellms_answer() -> None:
+    """LiteLLM's status and class are only the fallback: what the provider classified is rendered."""
+    reset = time.time() + 900
+    status, body, headers = rewrite(StubRuntime(), "openai", 500,
+                                    litellm_error("litellm.InternalServerError: usage limit", 500), "gpt-5.1-codex",
+                                    failure=Failure("quota", reset), upstream_status=429)
+    assert status == 429 and 898 <= int(headers["retry-after"]) <= 901
+    assert body["error"]["code"] == "usage_limit_reached"
+    status, body, _ = rewrite(StubRuntime(), "openai", 400,
+                              litellm_error("litellm.BadRequestError: token expired", 400), "gpt-5.1-codex",
+                              failure=Failure("auth"), upstream_status=401)
+    assert status == 401 and body["error"]["type"] == "authentication_error" and body["error"]["code"] is None
+    status, body, _ = rewrite(StubRuntime(), "anthropic", 400,
+                              litellm_error("litellm.BadRequestError: AnthropicException - too large", 400),
+                              "claude-sonnet-4-5", failure=Failure("other"), upstream_status=413)
+    assert status == 413 and body["error"]["type"] == "request_too_large"
+
+
+def test_an_unclassified_error_keeps_litellms_status() -> None:
+    """No provider saw it (an API-key deployment, a mistake LiteLLM refused before any call)."""
+    status, body, headers = rewrite(StubRuntime(reset=time.time() + 60), "openai", 429,
+                                    litellm_error("litellm.RateLimitError: slow down", 429), "gpt-4o-mini")
+    assert status == 429 and "retry-after" not in headers and body["error"]["message"] == "slow down"
+    status, body, _ = rewrite(StubRuntime(), "openai", 422,
+                              litellm_error("litellm.UnprocessableEntityError: bad field", 422), "gpt-4o-mini")
+    assert status == 422 and body["error"]["message"] == "bad field"
 
 
 def test_no_logged_in_account_says_how_to_log_in() -> None:
