@@ -18,6 +18,7 @@ from typing import Any, Sequence
 from custom_providers.provider import LoginOptions
 from custom_providers.registry import Providers, registry
 from gateway.config import ConfigError, load_settings
+from gateway.credential_files import fix_for
 
 
 def _aliases() -> dict[str, list[str]]:
@@ -118,7 +119,7 @@ async def _stores() -> tuple[Any, Any, Providers]:
     backend = open_store(settings.store, settings.auth_path)
     await backend.pull()
     store = TokenStore(auth_dir=settings.auth_path, refreshers={name: _no_refresh for name in providers.names()},
-                       backend=backend)
+                       backend=backend, log_problems=False)  # `accounts` lists broken files itself
     store.scan()
     return settings, store, providers
 
@@ -291,10 +292,13 @@ async def _accounts() -> int:
     except StoreUnavailable:
         blocks = {}
     await store.shared.aclose()
+    broken = [f"Left out: credential file {name} {problem}. Fix: {fix_for(settings.auth_path / name, registry.names())}"
+              for name, problem in sorted(store.problems.items())]
     if not accounts:
         logins = " or ".join(f"`python -m gateway login {name}`" for name in registry.names())
         where = store.shared.where if settings.store else settings.auth_path
         print(f"No accounts in {where}. Run {logins}.")
+        print("\n".join(broken), end="\n" if broken else "")
         return 0
     rows = [("PROVIDER", "EMAIL", "STATE", "PLAN", "5-HOUR", "WEEKLY", "TOKEN EXPIRES")]
     for acct in accounts:
@@ -310,6 +314,7 @@ async def _accounts() -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(col.ljust(w) for col, w in zip(row, widths)).rstrip())
+    print("\n".join(broken), end="\n" if broken else "")
     return 0
 
 

@@ -152,6 +152,7 @@ class TokenStore:
     _dir_signature: tuple = ()
     generation: int = 0
     problems: dict[str, str] = field(default_factory=dict)  # file name -> what is wrong with it
+    log_problems: bool = True  # False for the CLI tools, which print `problems` themselves
     _problem_stamps: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -245,7 +246,7 @@ class TokenStore:
             return
         self._problem_stamps[path.name] = mtime
         self.problems[path.name] = problem
-        if not self.shared.first_to_report(path.name, mtime, gateway_run()):
+        if not self.log_problems or not self.shared.first_to_report(path.name, mtime, gateway_run()):
             return  # another worker of this gateway said it already
         log.warning("credential file %s %s; it is left out until fixed. Fix: %s", path.name, problem,
                     fix_for(path, sorted(self.refreshers)))

@@ -31,6 +31,7 @@ log = logging.getLogger("subgate.store")
 USAGE_FILE = ".usage-stats.json"
 SESSIONS_FILE = ".login-sessions.json"
 REPORTS_FILE = ".reported-problems.json"  # which broken credential file this gateway run has reported
+REPORTS_KEPT_SECONDS = 7 * 86400
 
 
 def read_json(path: Path) -> Any:
@@ -119,15 +120,15 @@ class FileStore(Store):
 
     def first_to_report(self, name: str, stamp: Any, run: str) -> bool:
         claimed = False
-        entry = {"run": run, "stamp": stamp}
+        key, now = f"{run} {name}", time.time()
 
         def change(data: Any) -> dict[str, Any]:
             nonlocal claimed
-            # entries of earlier runs are dropped: a new start reports every broken file again
+            # another gateway sharing auth-dir keeps its own entries; week-old ones are dropped
             reports = {k: v for k, v in (data if isinstance(data, dict) else {}).items()
-                       if isinstance(v, dict) and v.get("run") == run}
-            claimed = reports.get(name) != entry
-            reports[name] = entry
+                       if isinstance(v, dict) and now - float(v.get("at") or 0) < REPORTS_KEPT_SECONDS}
+            claimed = (reports.get(key) or {}).get("stamp") != stamp
+            reports[key] = {"stamp": stamp, "at": now}
             return reports
 
         try:

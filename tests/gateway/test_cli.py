@@ -97,7 +97,9 @@ def test_accounts_lists_every_state_and_no_secret(tmp_path: Path, config: Path) 
 
     result = run_cli("accounts", auth_dir=auth, config=config)
     assert result.returncode == 0, result.stderr
-    lines = {line.split()[1]: line for line in result.stdout.splitlines()[1:]}
+    table = [line for line in result.stdout.splitlines()[1:] if not line.startswith("Left out: ")]
+    lines = {line.split()[1]: line for line in table}
+    assert "Left out: credential file broken.json is not valid JSON" in result.stdout  # below the table
     assert result.stdout.splitlines()[0].split() == ["PROVIDER", "EMAIL", "STATE", "PLAN", "5-HOUR", "WEEKLY",
                                                      "TOKEN", "EXPIRES"]
     assert set(lines) == {"alice@example.com", "bob@example.com", "carol@example.com", "dave@example.com",
@@ -121,6 +123,22 @@ def test_accounts_with_no_logins_says_how_to_log_in(tmp_path: Path, config: Path
     result = run_cli("accounts", auth_dir=tmp_path / "empty", config=config)
     assert result.returncode == 0
     assert "No accounts in" in result.stdout and "python -m gateway login claude" in result.stdout
+
+
+def test_accounts_and_doctor_name_a_broken_file_once_in_their_own_output(tmp_path: Path, config: Path) -> None:
+    auth = tmp_path / "auth"
+    auth.mkdir(mode=0o700)
+    broken = auth / "claude-bob@example.com.json"
+    broken.write_text('{"type": "claude", "access_token": "at-')
+    broken.chmod(0o600)
+    listed = run_cli("accounts", auth_dir=auth, config=config)
+    assert listed.returncode == 0 and listed.stderr == ""  # no stray log line besides the listing
+    assert "No accounts in" in listed.stdout
+    assert f"Left out: credential file {broken.name} is not valid JSON" in listed.stdout
+    assert listed.stdout.count(broken.name) == 2 and "`python -m gateway login claude`" in listed.stdout  # name, fix
+    doctor = run_cli("doctor", auth_dir=auth, config=config)
+    assert doctor.returncode == 1 and doctor.stderr == ""
+    assert f"FAIL  credentials: {broken.name} is not valid JSON" in doctor.stdout
 
 
 def test_a_bad_config_is_a_clear_error(tmp_path: Path) -> None:
