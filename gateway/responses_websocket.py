@@ -190,10 +190,12 @@ class _Attempt:
             socket.busy = True
             try:
                 return await socket.start(frame, names)
-            except Exception:
+            except Exception as exc:
                 socket.busy = False
-                if not socket.open_:
+                if not socket.open_ or getattr(exc, "status_code", None) == 401:
+                    # a socket's token is the one of its upgrade: after a 401 the retry opens a new one
                     self.session.sockets.pop(account, None)
+                    await socket.close()
                 raise
         except Exception as exc:
             await litellm.utils.async_post_call_failure_deployment_hook(kwargs, exc, "responses")

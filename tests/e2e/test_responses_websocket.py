@@ -156,3 +156,16 @@ def test_litellm_config_answers_the_upgrade_426_so_codex_uses_http(plain, accoun
         open_socket(plain, path)
     assert refused.value.response.status_code == 426  # Codex CLI's signal to fall back to HTTP at once
     assert b"python -m gateway.amp" in bytes(refused.value.response.body or b"")
+
+
+def test_a_token_expired_mid_connection_is_refreshed_and_the_turn_retried(gateway, accounts, codex_stack):
+    acct = accounts.add("codex")
+    with open_socket(gateway.url) as ws:
+        ws.send(create())
+        assert kinds(turn(ws))[-1] == "response.completed"
+        codex_stack.book.expire(acct.grant.access_token)  # the backend now refuses the socket's token
+        ws.send(create())
+        assert kinds(turn(ws))[-1] == "response.completed"
+    first, second = handshakes(codex_stack, acct.email)
+    assert first.headers["authorization"] == f"Bearer {acct.grant.access_token}"
+    assert second.headers["authorization"] != first.headers["authorization"]  # a new socket, refreshed token

@@ -4,7 +4,8 @@ Codex CLI (0.169.0, codex-rs/codex-api/src/endpoint/responses_websocket.rs) open
 same headers as an HTTP call plus `OpenAI-Beta: responses_websockets=2026-02-06`, then sends one JSON text
 frame per turn, `{"type": "response.create", ...the Responses body...}`, and reads back one JSON text
 frame per event: the same `response.*` events as the SSE stream (plus WebSocket-only ones such as
-`codex.rate_limits`). A failed request is an `error` frame carrying the HTTP status
+`codex.rate_limits`). The upgrade's token is checked again for every frame (an expired one answers
+401). A failed request is an `error` frame carrying the HTTP status
 (`{"type": "error", "status": 429, "error": {...}, "headers": {...}}`), after which the socket stays
 open. Within one connection `store: false` still allows `previous_response_id`: the backend keeps the
 connection's own responses, so a later turn may send only its new items (a response of another
@@ -129,6 +130,11 @@ class _Connection:
 
         backend = self.fake.backend
         email = self.grant.email
+        token = self.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        status, _ = backend.book.check(token)
+        if status is not TokenStatus.VALID:  # the upgrade's token expired or was revoked since
+            code = "token_expired" if status is TokenStatus.EXPIRED else "token_invalidated"
+            return await self._error(401, auth_error(code, "Provided authentication token is expired or invalid.")["error"])
         reply = backend.recorder.next_reply(email) or backend._modes.get(email) or backend._modes.get(None) or {}
         full = backend.meter.full(email)
         if full is not None and int(reply.get("status", 200)) < 400:
