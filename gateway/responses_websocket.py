@@ -31,6 +31,7 @@ from typing import Any, Mapping
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from custom_providers import client_request
 from gateway import request_context
 from gateway.error_rewrite import ErrorRewrite
 from gateway.model_routes import RESPONSES, call_data, client_headers, run_pre_call_hooks
@@ -105,6 +106,8 @@ class _Session:
     async def _turn(self, frame: dict[str, Any]) -> None:
         facts = request_context.begin()
         body = {k: v for k, v in frame.items() if k != "type"}
+        # the front layer's record of what the client sent, as for an HTTP request (gateway/local_routes.py)
+        client_request.record(client_request.ClientRequest("responses", dict(self.headers), raw=json.dumps(body).encode()))
         data = call_data(RESPONSES, body, dict(self.headers), self.url, forward=self.owner.forward_headers)
         requested = str(body.get("model") or "")
         data.pop("model", None)
