@@ -169,3 +169,34 @@ def test_a_token_expired_mid_connection_is_refreshed_and_the_turn_retried(gatewa
     first, second = handshakes(codex_stack, acct.email)
     assert first.headers["authorization"] == f"Bearer {acct.grant.access_token}"
     assert second.headers["authorization"] != first.headers["authorization"]  # a new socket, refreshed token
+
+
+def test_usage_and_the_usage_windows_are_recorded_from_the_frames(gateway, accounts, codex_stack):
+    import time
+
+    import httpx
+
+    acct = accounts.add("codex")
+    codex_stack.api.meter.set(acct.email, five_hour=63, weekly=8, cost=2)
+
+    def model_tally() -> dict[str, Any]:
+        models = httpx.get(gateway.url + "/ui/data.json", timeout=10).json()["models"]
+        return next((m for m in models if m["model"] == MODEL), {"requests": 0, "output_tokens": 0})
+
+    before = model_tally()
+    with open_socket(gateway.url) as ws:
+        ws.send(create())
+        done = json.loads(turn(ws)[-1])
+    usage = done["response"]["usage"]
+    deadline = time.monotonic() + 10
+    while True:
+        data = httpx.get(gateway.url + "/ui/data.json", timeout=10).json()
+        limits = next(a for a in data["accounts"] if a["email"] == acct.email).get("limits")
+        after = model_tally()
+        if limits and after["requests"] > before["requests"]:
+            break
+        assert time.monotonic() < deadline, (limits, before, after)
+        time.sleep(0.05)
+    assert limits["five_hour"]["used_percent"] == 65.0 and limits["weekly"]["used_percent"] == 8.2  # codex.rate_limits
+    assert after["requests"] == before["requests"] + 1
+    assert after["output_tokens"] - before["output_tokens"] == usage["output_tokens"]
