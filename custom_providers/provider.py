@@ -77,6 +77,9 @@ class Provider:
     usage_screen_paths: ClassVar[tuple[str, ...]] = ()
     #: the request header in which its client names its upstream account (Codex: ChatGPT-Account-Id)
     account_id_header: ClassVar[str] = ""
+    #: the client dialect whose streams it relays as the upstream sent them, whole events with no
+    #: `data: [DONE]` added ("responses" for Codex; "" when it has none); docs/relay.md
+    relayed_stream_dialect: ClassVar[str] = ""
 
     def __init__(self, settings: Any) -> None:
         self.settings = settings

@@ -33,6 +33,9 @@ from litellm.integrations.custom_logger import CustomLogger  # noqa: E402
 
 log = logging.getLogger("subgate.hook")
 
+# LiteLLM's proxy writes `data: [DONE]` at the end of a stream unless the request carries this key.
+SKIP_DONE = "_litellm_skip_openai_stream_done"
+
 
 def _call_type(call_type: Any) -> str:
     return str(getattr(call_type, "value", call_type) or "")
@@ -76,6 +79,11 @@ class GatewayHook(CustomLogger):
         if client_request.current() is None:  # `litellm --config`: no front layer recorded the bytes
             client_request.record(client_request.ClientRequest(
                 _dialect(call_type), _lower(headers), parsed=_client_fields(data)))
+        provider = rt.providers.get(facts.provider) if facts.provider else None
+        if provider is not None and provider.relayed_stream_dialect == _dialect(call_type):
+            # The answer is the upstream's stream as sent (docs/relay.md): LiteLLM's proxy must not
+            # end it with the `data: [DONE]` the upstream never sent.
+            data[SKIP_DONE] = True
         return data
 
     async def async_post_call_failure_hook(

@@ -198,16 +198,21 @@ class ModelRoutes:
 
 
 async def _relay(send: Send, route: Route, iterator: AsyncIterator[Any], first: Any, frame: Any) -> None:
+    # A provider that relays the upstream's stream yields its events as bytes (docs/relay.md): they end
+    # as the upstream ended them, with no `data: [DONE]` of ours after them.
+    relayed = route is MESSAGES or isinstance(first, bytes)
     try:
         if first is not None:
             await send({"type": "http.response.body", "body": frame(first), "more_body": True})
             async for chunk in iterator:
                 await send({"type": "http.response.body", "body": frame(chunk), "more_body": True})
-        tail = b"" if route is MESSAGES else _DONE
+        tail = b"" if relayed else _DONE
     except asyncio.CancelledError:
         raise
     except Exception as exc:
         tail = _stream_error(route, exc)
+        if relayed and tail.endswith(_DONE):
+            tail = tail[: -len(_DONE)]
     await send({"type": "http.response.body", "body": tail})
 
 

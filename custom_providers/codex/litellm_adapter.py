@@ -29,7 +29,7 @@ from litellm.llms.openai.responses.transformation import OpenAIResponsesAPIConfi
 from litellm.types.llms.openai import ResponsesAPIResponse
 
 from custom_providers import client_request
-from custom_providers.codex import shaping
+from custom_providers.codex import relay_stream, shaping
 from custom_providers.codex.settings import CodexSettings
 from custom_providers.codex.stream import StreamError, StreamIncomplete, aggregate
 from custom_providers.transport import is_cut
@@ -108,6 +108,8 @@ class CodexResponsesConfig(ChatGPTResponsesAPIConfig):
         super().__init__(authenticator=authenticator or _NoLogin())
         self.short_to_original: dict[str, str] = {}
         self.url = DEFAULTS.api_base
+        # The client spoke Responses: its stream is relayed as sent (custom_providers/codex/relay_stream.py).
+        self.relay_stream = False
 
     def map_openai_params(self, response_api_optional_params: Any, model: str, drop_params: bool) -> dict:
         # The stock OpenAI mapping raises on gpt-5 temperature/top_p and rewrites efforts from the cost map;
@@ -139,6 +141,7 @@ class CodexResponsesConfig(ChatGPTResponsesAPIConfig):
             # LiteLLM's list of known parameters; the entry's effort comes from the hook's `reasoning`.
             request = client.body()
             request["model"] = model
+            self.relay_stream = True
             if response_api_optional_request_params.get("reasoning") is not None:
                 request["reasoning"] = response_api_optional_request_params["reasoning"]
         else:  # a bridge (chat or Messages onto Responses): LiteLLM's translation
@@ -226,6 +229,7 @@ def register() -> None:
     provider's own (`settings_of`)."""
     litellm.ChatGPTConfig = CodexChatConfig
     litellm.ChatGPTResponsesAPIConfig = CodexResponsesConfig
+    relay_stream.install()
 
 
 def client_headers(litellm_params: Any) -> dict[str, str]:

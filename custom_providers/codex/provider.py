@@ -32,6 +32,7 @@ class CodexProvider(Provider):
     settings_type = CodexSettings
     usage_screen_paths = screen.PATHS
     account_id_header = "chatgpt-account-id"
+    relayed_stream_dialect = "responses"
     settings: CodexSettings
 
     def output_token_limit(self, model: str) -> int:

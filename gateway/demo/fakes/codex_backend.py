@@ -18,11 +18,15 @@ or sticky with `set_mode(email | None, reply)` until `clear_mode`. A reply is a 
     {"mode": "cut_before"}                        # socket closed before any byte
     {"mode": "cut_after", "events": 5}            # socket closed after 5 SSE events
     {"mode": "end_after", "events": 5}            # clean end after 5 events, no response.completed
+    ... "pause": 0.3                               # (with cut_after / end_after) wait before stopping
     {"mode": "slow_first_byte", "delay": 2.0}
     {"mode": "malformed_sse"}
     {"mode": "long_stream", "events": 500}        # text deltas "[n@<send time>]" for latency benchmarks
     {"mode": "response_failed", "code": "server_error", "message": "..."}
     {"text": "..."} / {"tool_calls": 2} / {"call": "name", "arguments": {...}} / {"empty_output": True}
+    {"extras": True}                              # + an unknown event type, an unknown field, a comment
+
+`streamed[email]` holds the stream body last sent to that account, as it went out.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ class CodexBackendFake:
         self._secret = secrets.token_bytes(32)
         self._modes: dict[str | None, dict[str, Any]] = {}
         self.websocket = CodexWebSocketFake(self)  # the Responses WebSocket on the same path (own module)
+        self.streamed: dict[str, bytearray] = {}
 
         async def app(scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]], send: Send) -> None:
             await self._handle(scope, receive, send)
@@ -151,10 +156,11 @@ class CodexBackendFake:
             reply = {"status": 429, "resets_at": int(full.full_reset), "headers": codex_headers(full)}
         elif int(reply.get("status", 200)) < 400 and reply.get("mode") not in ("cut_before", "gzip_error"):
             reply = dict(reply, usage_headers=codex_headers(self.meter.charge(grant.email)))
-        await self._answer(send, req, grant.account_id, reply)
+        await self._answer(send, req, grant.account_id, reply, self.streamed.setdefault(grant.email, bytearray()))
 
     # ---- replies -------------------------------------------------------------------------------------
-    async def _answer(self, send: Send, req: dict[str, Any], account_id: str, reply: dict[str, Any]) -> None:
+    async def _answer(self, send: Send, req: dict[str, Any], account_id: str, reply: dict[str, Any],
+                      out: bytearray) -> None:
         mode = reply.get("mode")
         status = int(reply.get("status", 502 if mode == "gzip_error" else 200))
         if mode == "gzip_error":
@@ -184,10 +190,21 @@ class CodexBackendFake:
             await _chunk(send, b"event: response.created\ndata: {not json at all\n\n")
             return await _chunk(send, b"data: <<<garbage>>>\n\n", last=True)
         limit = int(reply.get("events", 1)) if mode in ("cut_after", "end_after") else None
+        out.clear()
         for n, (name, data) in enumerate(self._events(req, account_id, reply)):  # lazy: long_stream stamps
             if limit is not None and n >= limit:
+                await asyncio.sleep(float(reply.get("pause", 0)))  # lets the client read what went before
                 return await (_drop(send) if mode == "cut_after" else _chunk(send, b"", last=True))
-            await _chunk(send, f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
+            raw = f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+            if reply.get("extras"):  # what a newer backend may send: the gateway must pass it on as is
+                data["brand_new_field"] = {"nested": [1, "two", None]}
+                if isinstance(data.get("response"), dict):
+                    data["response"] = dict(data["response"], brand_new_field={"nested": [1, "two", None]})
+                raw = b": keep-alive\n\n" + f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+                if n == 0:
+                    raw += b'event: response.brand_new_event\ndata: {"type":"response.brand_new_event","x":1}\n\n'
+            out += raw
+            await _chunk(send, raw)
         await _chunk(send, b"", last=True)
 
     def _events(self, req: dict[str, Any], account_id: str, reply: dict[str, Any]):
