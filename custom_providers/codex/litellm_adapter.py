@@ -13,6 +13,7 @@ module, where LiteLLM looks the classes up at call time.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -202,7 +203,10 @@ class CodexResponsesConfig(ChatGPTResponsesAPIConfig):
         return False  # the backend streams natively; asking LiteLLM's model map would only guess
 
 
-_RESPONSES_MODELS: set[str] = set()
+# Names `serve_as_responses` put into LiteLLM's model table, oldest first, with what was there before
+# (None: nothing). Bounded: a client may send any name the `gpt-5*` wildcard matches.
+_RESPONSES_MODELS: OrderedDict[str, dict | None] = OrderedDict()
+MAX_REGISTERED_NAMES = 256
 
 
 def serve_as_responses(model: str) -> None:
@@ -212,16 +216,32 @@ def serve_as_responses(model: str) -> None:
     from its model map (`litellm/responses/bridge_check.py`), where a deployment's `mode: responses`
     is registered under the deployment's own model name: `chatgpt/gpt-5*` for a wildcard entry, which
     never matches the name a client asks for. A Codex pool speaks Responses whatever the model, so the
-    name the router resolved is registered the same way before LiteLLM asks (once per name).
+    name the router resolved is registered the same way before LiteLLM asks. Only the last
+    `MAX_REGISTERED_NAMES` names stay registered (the oldest entry is put back as it was), so made-up
+    names cannot grow `litellm.model_cost` without end.
     """
     name = model if model.startswith(f"{PROVIDER}/") else f"{PROVIDER}/{model}"
     if name in _RESPONSES_MODELS:
+        _RESPONSES_MODELS.move_to_end(name)
         return
     known = litellm.model_cost.get(name)
-    if not (isinstance(known, dict) and known.get("mode") == "responses"):
-        litellm.register_model({name: {**(known if isinstance(known, dict) else {}), "mode": "responses",
-                                       "litellm_provider": PROVIDER}})
-    _RESPONSES_MODELS.add(name)
+    if isinstance(known, dict) and known.get("mode") == "responses":
+        return  # LiteLLM's own table already says so: nothing to add
+    litellm.register_model({name: {**(known if isinstance(known, dict) else {}), "mode": "responses",
+                                   "litellm_provider": PROVIDER}})
+    _RESPONSES_MODELS[name] = known if isinstance(known, dict) else None
+    while len(_RESPONSES_MODELS) > MAX_REGISTERED_NAMES:
+        _forget(*_RESPONSES_MODELS.popitem(last=False))
+
+
+def _forget(name: str, previous: dict | None) -> None:
+    if previous is None:
+        litellm.model_cost.pop(name, None)
+    else:
+        litellm.model_cost[name] = previous
+    invalidate = getattr(litellm.utils, "_invalidate_model_cost_lowercase_map", None)
+    if invalidate is not None:  # LiteLLM's case-insensitive view of the table, rebuilt on next use
+        invalidate()
 
 
 def register() -> None:

@@ -142,3 +142,29 @@ def test_the_chat_bridge_reads_the_mode_from_the_model_map_and_a_served_name_is_
     serve_as_responses(f"chatgpt/{name}")
     ours, model = responses_api_bridge_check(model=name, custom_llm_provider="chatgpt")
     assert ours.get("mode") == "responses" and model == name, revisit("responses_api_bridge_check")
+
+
+def test_the_responses_handler_builds_its_stream_iterator_by_name() -> None:
+    """custom_providers/codex/relay_stream.py swaps the name LiteLLM's handler builds streamed attempts with."""
+    from litellm.llms.custom_httpx import llm_http_handler
+    from litellm.responses.streaming_iterator import ResponsesAPIStreamingIterator
+
+    source = inspect.getsource(llm_http_handler.BaseLLMHTTPHandler.async_response_api_handler)
+    assert "return ResponsesAPIStreamingIterator(" in source, revisit("the Responses handler's stream iterator")
+    assert "responses_api_provider_config=responses_api_provider_config" in source, revisit("iterator kwargs")
+    for name in ("_next_event", "_process_chunk", "_maybe_raise_for_error_event", "_raise_if_ended_without_terminal_event",
+                 "_stream_ended_early_error", "_handle_failure", "_check_max_streaming_duration",
+                 "_map_error_event_exception"):
+        assert callable(getattr(ResponsesAPIStreamingIterator, name, None)), revisit(f"ResponsesAPIStreamingIterator.{name}")
+    stock_anext = inspect.getsource(ResponsesAPIStreamingIterator.__anext__)
+    assert "self._next_event()" in stock_anext, revisit("ResponsesAPIStreamingIterator.__anext__ delegates")
+
+
+def test_the_proxy_passes_bytes_chunks_on_and_can_skip_done() -> None:
+    """LiteLLM's proxy writes a Responses stream's `bytes` chunks as they are and ends without
+    `data: [DONE]` when the request carries gateway.hook.SKIP_DONE (docs/relay.md)."""
+    from litellm.proxy import proxy_server
+
+    source = inspect.getsource(proxy_server.async_data_generator)
+    assert 'chunk.startswith(("data:", "event:", ":"))' in source, revisit("the proxy's raw bytes passthrough")
+    assert 'request_data.get("_litellm_skip_openai_stream_done")' in source, revisit("the proxy's [DONE] switch")
