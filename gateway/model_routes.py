@@ -1,7 +1,7 @@
 """The model routes of `python -m gateway.amp`, answered by calling LiteLLM's Router directly.
 
     POST /v1/chat/completions  -> Router.acompletion          (OpenAI chat, SSE `data:` chunks)
-    POST /v1/responses         -> Router.aresponses           (OpenAI Responses, SSE `data:` events)
+    POST /v1/responses         -> Router.aresponses           (OpenAI Responses; a Codex pool's SSE relayed as sent)
     POST /v1/messages          -> Router.aanthropic_messages  (Anthropic Messages, SSE relayed as sent)
     POST /v1/completions       -> Router.atext_completion
 
