@@ -119,7 +119,7 @@ async def _stores() -> tuple[Any, Any, Providers]:
     backend = open_store(settings.store, settings.auth_path)
     await backend.pull()
     store = TokenStore(auth_dir=settings.auth_path, refreshers={name: _no_refresh for name in providers.names()},
-                       backend=backend, log_problems=False)  # `accounts` lists broken files itself
+                       backend=backend, log_changes=False)  # `accounts` lists broken files itself
     store.scan()
     return settings, store, providers
 

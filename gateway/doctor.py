@@ -206,7 +206,7 @@ def check_accounts(settings: GatewaySettings, view: StoreView | None = None) -> 
     names = registry.names()
     store = TokenStore(auth_dir=settings.auth_path, refreshers={name: never for name in names},
                        backend=view.backend if view is not None else None,
-                       log_problems=False)  # the credentials check names broken files itself
+                       log_changes=False)  # the credentials check names broken files itself
     store.scan()
     accounts = store.accounts()
     where = view.health.where if view is not None else str(settings.auth_path)

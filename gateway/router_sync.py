@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gateway.deployments import expand
+from gateway.logging_setup import GATEWAY_WIDE
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime
@@ -42,4 +43,4 @@ class RouterSync:
         self._synced = key
         accounts = len(rt.store.accounts())
         log.info("router: %d deployment%s for %d account%s", len(model_list), "" if len(model_list) == 1 else "s",
-                 accounts, "" if accounts == 1 else "s")
+                 accounts, "" if accounts == 1 else "s", extra=GATEWAY_WIDE)

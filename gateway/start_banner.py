@@ -38,7 +38,8 @@ def accounts_banner(settings: GatewaySettings) -> str:
 
     names = registry.names()
     backend = open_store_now(settings.store, settings.auth_path)
-    store = TokenStore(auth_dir=settings.auth_path, refreshers={name: never for name in names}, backend=backend)
+    store = TokenStore(auth_dir=settings.auth_path, refreshers={name: never for name in names}, backend=backend,
+                       log_changes=False)  # the serving workers log what they load; this only lists it
     store.scan()
     lines = []
     for provider in names:

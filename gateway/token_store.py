@@ -26,6 +26,7 @@ from typing import Any, Awaitable, Callable, Mapping
 
 from custom_providers.credentials import parse_rfc3339, rfc3339
 from gateway.credential_files import fix_for
+from gateway.logging_setup import GATEWAY_WIDE
 from custom_providers.errors import RefreshFailed, RefreshTokenRejected
 from gateway.errors import NeedsLogin
 from gateway.store import Store, StoreUnavailable
@@ -152,7 +153,8 @@ class TokenStore:
     _dir_signature: tuple = ()
     generation: int = 0
     problems: dict[str, str] = field(default_factory=dict)  # file name -> what is wrong with it
-    log_problems: bool = True  # False for the CLI tools, which print `problems` themselves
+    # False for readers that show what they found themselves (the CLI tools, the start banner)
+    log_changes: bool = True
     _problem_stamps: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -227,11 +229,13 @@ class TokenStore:
             if acct is None:
                 acct = Account(provider=provider, path=path, data=data, mtime_ns=mtime)
                 self._accounts[name] = acct
-                log.info("account loaded: %s %s", provider, acct.email)
+                if self.log_changes:
+                    log.info("account loaded: %s %s", provider, acct.email, extra=GATEWAY_WIDE)
             self._apply_disk(acct, data, mtime)
             changed = True
         for name in set(self._accounts) - seen:
-            log.info("account removed: %s", self._accounts[name].email)
+            if self.log_changes:
+                log.info("account removed: %s", self._accounts[name].email, extra=GATEWAY_WIDE)
             del self._accounts[name]
             changed = True
         if changed:
@@ -246,7 +250,7 @@ class TokenStore:
             return
         self._problem_stamps[path.name] = mtime
         self.problems[path.name] = problem
-        if not self.log_problems or not self.shared.first_to_report(path.name, mtime, gateway_run()):
+        if not self.log_changes or not self.shared.first_to_report(path.name, mtime, gateway_run()):
             return  # another worker of this gateway said it already
         log.warning("credential file %s %s; it is left out until fixed. Fix: %s", path.name, problem,
                     fix_for(path, sorted(self.refreshers)))

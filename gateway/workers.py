@@ -32,6 +32,7 @@ import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors.multiprocess import Process
 
+from gateway.logging_setup import WORKER_ENV
 from gateway.serve import GatewayServer, requests_text
 
 log = logging.getLogger("subgate")
@@ -42,8 +43,9 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class Worker(Process):
     """One uvicorn worker process serving through a supervised GatewayServer."""
 
-    def __init__(self, config: uvicorn.Config, sockets: list[socket.socket], grace: float) -> None:
+    def __init__(self, config: uvicorn.Config, sockets: list[socket.socket], grace: float, index: int) -> None:
         self.grace = grace
+        self.index = index
         self.in_flight: Any = multiprocessing.get_context("spawn").Value("i", 0, lock=False)
         super().__init__(config, sockets)
 
@@ -55,6 +57,7 @@ class Worker(Process):
 
     def target(self, sockets: list[socket.socket] | None = None) -> None:  # runs in the worker
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C while loading: the supervisor decides
+        os.environ[WORKER_ENV] = str(self.index)  # gateway/logging_setup.py: shared state said once
         super().target(sockets)
 
     def send(self, sig: int) -> None:
@@ -103,7 +106,7 @@ class Supervisor:
         return self.status
 
     def _start_worker(self, index: int | None = None) -> None:
-        worker = Worker(self.config, self.sockets, self.grace)
+        worker = Worker(self.config, self.sockets, self.grace, len(self.workers) if index is None else index)
         worker.start()
         if index is None:
             self.workers.append(worker)

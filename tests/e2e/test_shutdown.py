@@ -160,6 +160,9 @@ def test_with_two_workers_ctrl_c_drains_the_whole_gateway_and_saves_usage(run_fa
     assert "event: message_stop" in text and "event: error" not in text
     log = _no_traceback(run)
     assert log.count("draining 1 request, up to 60 s (Ctrl-C again to stop now)") == 1, log
+    # two workers read like one gateway: lines about the shared state once, each request once
+    assert log.count(f"account loaded: claude {acct.email}") == 1, log
+    assert log.count("router: 5 deployments for 1 account") == 1, log
     assert f"POST /v1/messages status=200 model={CLAUDE} account={acct.email}" in log
     cells = [cell for a in run.usage().values() if a["email"] == acct.email for cell in a["models"].values()]
     assert cells and cells[0]["requests"] == 1 and cells[0]["output_tokens"] > 0
