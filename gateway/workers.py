@@ -37,7 +37,9 @@ from gateway.serve import GatewayServer, requests_text
 
 log = logging.getLogger("subgate")
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# SIGHUP too: uvicorn's supervisor restarted the workers on it; left at its default it would end the
+# supervisor alone and leave the workers serving without one
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Worker(Process):
