@@ -71,7 +71,7 @@ class GatewaySettings:
     debug: bool = False
     logging_to_file: bool = False
     request_retry: int = 3
-    routing_strategy: str = "round-robin"
+    routing_strategy: str = "headroom"  # measured against round-robin in tests/e2e/test_headroom.py
     max_body_mb: float = 32.0  # a Claude/Codex request with a few images stays well below
     shutdown_grace_seconds: float = 30.0
     # gateway.quota.soft-limit-percent: under `headroom`, new conversations leave an account this full
@@ -254,7 +254,7 @@ def settings_from_yaml(
     if env.get("SUBGATE_STORE") is not None:
         updates["store"] = env["SUBGATE_STORE"]
     updates["store"] = store_url(updates.get("store", ""), data.get("router_settings"), env)
-    if updates.get("routing_strategy", "round-robin") not in ROUTING_STRATEGIES:
+    if updates.get("routing_strategy", "headroom") not in ROUTING_STRATEGIES:
         raise ConfigError(f"routing-strategy must be one of {', '.join(ROUTING_STRATEGIES)}")
     updates["soft_limit_percent"] = _soft_limit(quota)
     s = replace(
