@@ -75,6 +75,9 @@ class Provider:
     #: paths its own client reads its usage screen from, relative to the base URL it is given
     #: (Codex CLI's /status: /backend-api/wham/usage); the gateway answers them with `usage_screen`
     usage_screen_paths: ClassVar[tuple[str, ...]] = ()
+    #: paths its client asks which upstream accounts its login has before showing that screen (Codex CLI:
+    #: /backend-api/wham/accounts/check); the gateway answers them with `account_check`
+    account_check_paths: ClassVar[tuple[str, ...]] = ()
     #: the request header in which its client names its upstream account (Codex: ChatGPT-Account-Id)
     account_id_header: ClassVar[str] = ""
     #: the client dialect whose streams it relays as the upstream sent them, whole events with no
@@ -169,6 +172,11 @@ class Provider:
         """The body of `usage_screen_paths` in the shape this provider's client decodes, from the gateway's
         figures for one account or the pool (percent used, reset, window length)."""
         raise NotImplementedError(f"{self.name} has no usage screen")
+
+    def account_check(self, caller_account_id: str, plan: str) -> dict[str, Any]:
+        """The body of `account_check_paths`: the caller's own upstream account (the id its client sent),
+        served through this gateway with no routing constraint of its own."""
+        raise NotImplementedError(f"{self.name} has no account check")
 
     # ---- LiteLLM ---------------------------------------------------------------------------------
     def websocket_relay(self) -> Any | None:

@@ -131,9 +131,11 @@ def build_app(rt: Runtime, model_routes: ASGIApp) -> ASGIApp:
 
         app = ResponsesWebSocket(app, rt, router, forward_headers=bool(getattr(model_routes, "forward_headers", False)))
     app, amp_exempt = _amp_layer(app, rt)
-    app = UsageScreens(app, rt)  # before the Amp routes: /api/codex/usage is Codex's, not ampcode.com's
     # /health is liveness for service managers and load balancers; it reveals nothing.
     app = ClientKeyCheck(app, lambda: rt.settings.api_keys, lambda path: path == "/health" or amp_exempt(path))
+    # Outside the key check (the clients send their own upstream token there: it checks keys for
+    # non-loopback callers itself) and before the Amp routes (/api/codex/usage is Codex's, not ampcode.com's).
+    app = UsageScreens(app, rt, lambda: rt.settings.api_keys)
     app = OperatorRoutes(app, rt)
     app = BodyLimit(app, lambda: rt.settings.max_body_mb)
     app = drain.active = Drain(app, on_stopped=drain.record_stopped(rt))

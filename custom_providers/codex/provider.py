@@ -31,6 +31,7 @@ class CodexProvider(Provider):
     quota_error_type = "usage_limit_reached"
     settings_type = CodexSettings
     usage_screen_paths = screen.PATHS
+    account_check_paths = screen.ACCOUNT_CHECK_PATHS
     account_id_header = "chatgpt-account-id"
     relayed_stream_dialect = "responses"
     settings: CodexSettings
@@ -87,3 +88,6 @@ class CodexProvider(Provider):
     def usage_screen(self, plan: str, five_hour: Window | None, weekly: Window | None, *, limit_reached: bool,
                      now: float) -> dict[str, Any]:
         return screen.usage_body(plan, five_hour, weekly, limit_reached=limit_reached, now=now)
+
+    def account_check(self, caller_account_id: str, plan: str) -> dict[str, Any]:
+        return screen.accounts_check_body(caller_account_id, plan)

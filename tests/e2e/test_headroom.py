@@ -2,8 +2,8 @@
 
 The fakes report each account's 5-hour and weekly usage on every answer, growing with use, and refuse
 with 429 once a window is full (gateway/demo/fakes/usage_meter.py). Each test gets fresh accounts, two
-per vendor, one of them near its limit. The gateway here runs `routing-strategy: headroom` unless a test
-switches it (the YAML is reloaded while running).
+per vendor, one of them near its limit. The gateway here runs the shipped config (`routing-strategy:
+headroom`, the default) unless a test switches it (the YAML is reloaded while running).
 """
 
 from __future__ import annotations
@@ -60,9 +60,9 @@ def hr(claude_stack: ClaudeStack, codex_stack: CodexStack, amp_stack: AmpStack,
     root = tmp_path_factory.mktemp("headroom")
     auth = root / "auth"
     auth.mkdir(mode=0o700)
-    text = (ROOT / "config" / "litellm.yaml").read_text().replace("routing-strategy: round-robin",
-                                                                     "routing-strategy: headroom")
-    assert "routing-strategy: headroom" in text and "soft-limit-percent: 90" in text
+    text = (ROOT / "config" / "litellm.yaml").read_text()  # the shipped config: headroom is the default
+    assert "routing-strategy: headroom" in text and "soft-limit-percent: 90" in text and "api-keys: []" in text
+    text = text.replace("api-keys: []", 'api-keys: ["k"]')  # the usage screens are answered without one
     config = root / "litellm.yaml"
     config.write_text(text)
     with GatewayProcess(gateway_env(claude_stack, codex_stack, auth, amp_stack), log_path=root / "gateway.log",
@@ -219,11 +219,32 @@ def test_wham_usage_answers_from_the_pinned_account_or_the_pool(hr, accts, codex
     wait_snapshots(hr, a.email, b.email)
     pinned_to = a if codex_stack.api.recorder.for_path("/backend-api/codex/responses")[-2].account == a.email else b
 
-    # the exact request Codex CLI sends for /status with chatgpt_base_url pointing at the gateway
-    headers = {"authorization": "Bearer the-cli-own-token", "user-agent": "codex_cli_rs/0.169.0", "session-id": "status-1",
-               "accept": "application/json"}
-    answer = httpx.get(hr.url + "/backend-api/wham/usage", headers=headers)
-    assert answer.status_code == 200 and answer.headers["content-type"] == "application/json", answer.text
+    # the exact requests Codex CLI 0.169 sends for /status (seen by tests/e2e_cli/test_codex_status.py): its
+    # own ChatGPT token and account id, not a gateway key (this gateway has one; loopback callers need none)
+    cli_account = "cli-own-account-id"
+    login = {"authorization": "Bearer the-cli-own-token", "chatgpt-account-id": cli_account, "accept": "*/*"}
+    check = httpx.get(hr.url + "/backend-api/wham/accounts/check", headers={
+        **login, "user-agent": "codex_cli_rs/0.169.0 (Debian 12.0.0; x86_64) xterm-256color"})
+    assert check.status_code == 200, check.text
+    entries = [e for e in check.json()["accounts"] if e["id"] == cli_account]  # Codex needs exactly one
+    assert len(entries) == 1 and entries[0]["workspace_backend_origin"] == "NO_CONSTRAINT"
+    assert entries[0]["account_routing_override"] in ("NO_CONSTRAINT", "us", "us_cr")
+    upstream_check = httpx.get(codex_stack.api_url + "/backend-api/wham/accounts/check",
+                               headers={"authorization": f"Bearer {a.grant.access_token}"}).json()
+    assert set(upstream_check["accounts"][0]) == set(entries[0])  # the backend's own shape, field for field
+    assert httpx.get(hr.url + "/v1/models", headers=login).status_code == 401  # the rest still wants a key
+    status = httpx.get(hr.url + "/backend-api/wham/usage", headers={
+        **login, "x-openai-codex-luna-reserve": "1",
+        "user-agent": "codex-tui/0.169.0 (Debian 12.0.0; x86_64) xterm-256color (codex-tui; 0.169.0)"})
+    assert status.status_code == 200 and status.headers["content-type"] == "application/json", status.text
+    pool = status.json()  # the CLI's own account is none of the gateway's: the pool's mean
+    check_codex_usage_shape(pool)
+    ra, rb = meter.read(a.email), meter.read(b.email)
+    assert pool["rate_limit"]["primary_window"]["used_percent"] == round((ra.five_hour_used + rb.five_hour_used) / 2)
+    assert pool["rate_limit"]["limit_reached"] is False
+
+    # a caller that names its conversation (session-id, as on its model requests) sees that account's figures
+    answer = httpx.get(hr.url + "/backend-api/wham/usage", headers={**login, "session-id": "status-1"})
     body = answer.json()
     check_codex_usage_shape(body)
     reading = meter.read(pinned_to.email)
@@ -237,12 +258,6 @@ def test_wham_usage_answers_from_the_pinned_account_or_the_pool(hr, accts, codex
                          headers={"authorization": f"Bearer {pinned_to.grant.access_token}"}).json()
     check_codex_usage_shape(upstream)
     assert upstream["rate_limit"]["primary_window"]["used_percent"] == body["rate_limit"]["primary_window"]["used_percent"]
-
-    pool = httpx.get(hr.url + "/backend-api/wham/usage").json()  # no session: the pool's mean
-    check_codex_usage_shape(pool)
-    ra, rb = meter.read(a.email), meter.read(b.email)
-    assert pool["rate_limit"]["primary_window"]["used_percent"] == round((ra.five_hour_used + rb.five_hour_used) / 2)
-    assert pool["rate_limit"]["limit_reached"] is False
 
     by_account = httpx.get(hr.url + "/backend-api/wham/usage", headers={"chatgpt-account-id": b.grant.account_id}).json()
     assert by_account["rate_limit"]["primary_window"]["used_percent"] == round(rb.five_hour_used)

@@ -15,6 +15,7 @@ from gateway.demo.fakes.usage_meter import UsageMeter
 
 WHAM_PREFIX = "/backend-api/wham/"
 USAGE_PATH = "/backend-api/wham/usage"
+ACCOUNTS_CHECK_PATH = "/backend-api/wham/accounts/check"
 
 Answer = tuple[int, dict[str, Any]]
 
@@ -27,6 +28,8 @@ def wham_answer(path: str, headers: dict[str, str], book: TokenBook, meter: Usag
         return 401, auth_error("token_invalidated", "Provided authentication token is invalid.")
     if path == USAGE_PATH:
         return 200, _usage(meter, grant.email)
+    if path == ACCOUNTS_CHECK_PATH:
+        return 200, _accounts(grant.account_id)
     return 404, {"detail": "Not Found"}
 
 
@@ -47,6 +50,15 @@ def _usage(meter: UsageMeter, email: str) -> dict[str, Any]:
         },
         "credits": {"has_credits": False, "unlimited": False, "balance": "0"},
     }
+
+
+def _accounts(account_id: str) -> dict[str, Any]:
+    """The login's workspaces, in the list form Codex CLI decodes (one personal workspace, no routing)."""
+    entry = {"id": account_id, "name": None, "profile_picture_url": None, "structure": "personal",
+             "plan_type": "plus", "workspace_backend_origin": "NO_CONSTRAINT",
+             "account_routing_override": "NO_CONSTRAINT", "is_deactivated": False, "can_access_with_session": True,
+             "sso_connection_name": None, "is_fedramp_compliant_workspace": False}
+    return {"accounts": [entry], "account_ordering": [account_id], "default_account_id": account_id}
 
 
 def auth_error(code: str, message: str) -> dict[str, Any]:

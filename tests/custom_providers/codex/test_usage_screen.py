@@ -37,3 +37,14 @@ def test_each_provider_reads_its_own_usage_headers() -> None:
     assert providers["claude"].usage_from_headers({"x-codex-primary-used-percent": "50"}) is None
     assert providers["codex"].usage_from_headers({"anthropic-ratelimit-unified-5h-utilization": "0.5"}) is None
     assert not providers["claude"].usage_screen_paths
+
+
+def test_accounts_check_lists_the_callers_own_workspace_without_routing() -> None:
+    codex = registry.configure({})["codex"]
+    assert "/backend-api/wham/accounts/check" in codex.account_check_paths
+    body = codex.account_check("acct-123", "pro")
+    (entry,) = body["accounts"]  # Codex CLI refuses a missing or a duplicated entry for its account id
+    assert entry["id"] == "acct-123" and entry["plan_type"] == "pro"
+    assert entry["workspace_backend_origin"] == entry["account_routing_override"] == "NO_CONSTRAINT"
+    assert body["account_ordering"] == ["acct-123"] and body["default_account_id"] == "acct-123"
+    assert codex.account_check("", "pro")["accounts"] == []
