@@ -17,6 +17,10 @@ from gateway.token_store import Account
 
 POOL_KEY = "litellm_credential_name"
 PLACEHOLDER_KEY = "set-per-request-by-subgate"
+# LiteLLM's deployment-level allowed-fails policy (`model_info.allowed_fails_policy`), on account
+# deployments only: a 401 never cools an account's deployment (the hook refreshes the token instead;
+# a burst of expired tokens would otherwise cool them all). API-key entries keep LiteLLM's cooldowns.
+ACCOUNT_ALLOWED_FAILS = {"AuthenticationErrorAllowedFails": 1_000_000}
 
 
 def pool_of(entry: Mapping[str, Any], providers: Iterable[str]) -> tuple[str, str] | None:
@@ -63,6 +67,7 @@ def expand(
             info["id"] = _deployment_id(provider, acct, str(dep.get("model_name")), index)
             info["gw_account"] = acct.id
             info["gw_provider"] = provider
+            info.setdefault("allowed_fails_policy", dict(ACCOUNT_ALLOWED_FAILS))
             out.append(dep)
     return out
 

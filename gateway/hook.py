@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping
 
-from gateway import litellm_app  # noqa: F401  (sets LiteLLM's offline flags before it is imported)
+from gateway import litellm_app  # (also sets LiteLLM's offline flags before it is imported)
 from custom_providers import client_request
 from gateway import drain, request_context, request_log
 from gateway.error_rewrite import clean_message
@@ -73,6 +73,8 @@ class GatewayHook(CustomLogger):
             # Said here, not as LiteLLM's "Invalid model name" 400, so `litellm --config` tells how to log in too.
             facts.no_account = True
             raise HTTPException(status_code=503, detail=no_accounts_message(facts.provider))
+        if facts.provider:
+            litellm_app.scope_retries(data, facts.model, rt.settings.request_retry)
         request = data.get("proxy_server_request")
         headers = request.get("headers") if isinstance(request, Mapping) else None
         facts.session_id = session_id(headers if isinstance(headers, Mapping) else {}, data)

@@ -88,25 +88,34 @@ def replace_model_list(llm_router: Router, model_list: list[dict[str, Any]]) -> 
     litellm_tuning.forget_model_capabilities()
 
 
-def configure_retries(llm_router: Router, retries: int) -> None:
+def retry_policy(retries: int) -> dict[str, int]:
     """`gateway.request-retry` extra attempts on other accounts for account-level failures
     (401 after a refresh, 403, 408, 429, 5xx, connection errors); client mistakes never retry.
-    401s must not cool an account's deployments: a burst of expired tokens would cool them all."""
-    from litellm.types.router import AllowedFailsPolicy, RetryPolicy
+    LiteLLM's `RetryPolicy` fields as a plain mapping (LiteLLM accepts one): the request's data is
+    serialised by LiteLLM's proxy, which a pydantic object would break."""
+    return {
+        "BadRequestErrorRetries": 0,
+        "NotFoundErrorRetries": 0,
+        "ContentPolicyViolationErrorRetries": 0,
+        "AuthenticationErrorRetries": max(1, retries),
+        "RateLimitErrorRetries": retries,
+        "TimeoutErrorRetries": retries,
+        "InternalServerErrorRetries": retries,
+        "ServiceUnavailableErrorRetries": retries,
+        "DefaultRetries": retries,
+    }
 
-    llm_router.num_retries = retries
-    llm_router.retry_policy = RetryPolicy(
-        BadRequestErrorRetries=0,
-        NotFoundErrorRetries=0,
-        ContentPolicyViolationErrorRetries=0,
-        AuthenticationErrorRetries=max(1, retries),
-        RateLimitErrorRetries=retries,
-        TimeoutErrorRetries=retries,
-        InternalServerErrorRetries=retries,
-        ServiceUnavailableErrorRetries=retries,
-        DefaultRetries=retries,
-    )
-    llm_router.allowed_fails_policy = AllowedFailsPolicy(AuthenticationErrorAllowedFails=1_000_000)
+
+def scope_retries(data: dict[str, Any], model: str, retries: int) -> None:
+    """Give one request to a subscription pool the gateway's retry policy, through LiteLLM's per-request
+    `model_group_retry_policy` (the Router reads and removes it), keyed by the name asked for, so
+    wildcard pools are covered too. Called by the hook's proxy-side entry for subscription pools only:
+    API-key model groups keep the Router's own `num_retries` / `retry_policy` from the YAML
+    (tests/contract/test_litellm_retries.py). A policy the request already carries (a key's or team's,
+    under `litellm --config`) wins for its model."""
+    policies = dict(data.get("model_group_retry_policy") or {})
+    policies.setdefault(model, retry_policy(retries))
+    data["model_group_retry_policy"] = policies
 
 
 def _sleep_before_retry(original: Any) -> Any:
@@ -148,4 +157,4 @@ def litellm_version() -> str:
     return version("litellm")
 
 
-__all__ = ["litellm", "use_router", "router", "config_path", "replace_model_list", "configure_retries", "install_router_patches", "PINNED_LITELLM", "litellm_version"]
+__all__ = ["litellm", "use_router", "router", "config_path", "replace_model_list", "retry_policy", "scope_retries", "install_router_patches", "PINNED_LITELLM", "litellm_version"]

@@ -22,9 +22,10 @@ from litellm.router import Router  # noqa: E402
 
 log = logging.getLogger("subgate")
 
-# Settings the gateway decides itself (gateway/litellm_app.py configure_retries) or that only the
-# proxy reads; the rest of `router_settings` goes to the Router as the proxy would pass it.
-_OWN_SETTINGS = frozenset({"num_retries", "retry_policy", "model_list"})
+# The deployments come from the gateway (gateway/deployments.py); the rest of `router_settings` goes to
+# the Router as the proxy would pass it (retries included: subscription pools get the gateway's policy
+# per request, gateway/litellm_app.py `scope_retries`, and API-key entries keep these).
+_OWN_SETTINGS = frozenset({"model_list"})
 
 
 def _resolve(dotted: str) -> Any:

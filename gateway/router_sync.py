@@ -39,7 +39,6 @@ class RouterSync:
             return
         model_list = expand(rt.templates, rt.store.accounts(), rt.api_bases)
         litellm_app.replace_model_list(router, model_list)
-        litellm_app.configure_retries(router, rt.settings.request_retry)
         self._synced = key
         accounts = len(rt.store.accounts())
         log.info("router: %d deployment%s for %d account%s", len(model_list), "" if len(model_list) == 1 else "s",

@@ -65,8 +65,8 @@ def test_a_client_mistake_is_not_retried():
         calls += 1
         raise litellm.BadRequestError(message="bad", llm_provider="openai", model=kwargs["model"])
 
-    router = _router()
-    litellm_app.configure_retries(router, 2)
+    data: dict[str, Any] = {}
+    litellm_app.scope_retries(data, "m", 2)  # what the hook gives a request to a subscription pool
     with pytest.raises(litellm.BadRequestError):
-        asyncio.run(route_attempts(router, "m", attempt))
+        asyncio.run(route_attempts(_router(), "m", attempt, **data))
     assert calls == 1
