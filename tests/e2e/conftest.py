@@ -183,9 +183,12 @@ def accounts(auth_dir: Path, claude_stack: ClaudeStack, codex_stack: CodexStack,
     yield from accounts_in(auth_dir, claude_stack, codex_stack)
 
 
-def accounts_in(auth: Path, claude_stack: ClaudeStack, codex_stack: CodexStack) -> Iterator[Accounts]:
-    """Accounts written into `auth` for one test, with the fakes' scripted modes cleared before and after."""
-    acc = Accounts(auth, claude_stack, codex_stack)
+def accounts_in(auth: Path, claude_stack: ClaudeStack, codex_stack: CodexStack, *,
+                accounts: Accounts | None = None, clear_recorders: bool = False) -> Iterator[Accounts]:
+    """Accounts written into `auth` for one test (`accounts`: a subclass instance, e.g. the hardening
+    tests' faster one), with the fakes' scripted modes cleared before and after (and their recorded
+    requests after, with `clear_recorders`)."""
+    acc = accounts if accounts is not None else Accounts(auth, claude_stack, codex_stack)
     claude_stack.api.clear_modes()
     codex_stack.api.clear_modes()
     try:
@@ -194,6 +197,9 @@ def accounts_in(auth: Path, claude_stack: ClaudeStack, codex_stack: CodexStack) 
         acc.cleanup()
         claude_stack.api.clear_modes()
         codex_stack.api.clear_modes()
+        if clear_recorders:
+            claude_stack.api.recorder.clear()
+            codex_stack.api.recorder.clear()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import *  # noqa: F401,F403  (claude_stack, codex_stack, gateway, accounts, ...)
-from tests.e2e.conftest import SCAN_INTERVAL, Accounts, ClaudeStack, CodexStack, TestAccount
+from tests.e2e.conftest import SCAN_INTERVAL, Accounts, ClaudeStack, CodexStack, TestAccount, accounts_in
 
 
 PROVIDER_MODEL = {"claude": "claude-sonnet-4-5-20250929", "codex": "gpt-5.1"}
@@ -58,14 +58,5 @@ class FastAccounts(Accounts):
 
 def fast_accounts_for(auth, claude_stack: ClaudeStack, codex_stack: CodexStack,
                       watch_url: str | None = None) -> Iterator[FastAccounts]:
-    acc = FastAccounts(auth, claude_stack, codex_stack, watch_url=watch_url)
-    claude_stack.api.clear_modes()
-    codex_stack.api.clear_modes()
-    try:
-        yield acc
-    finally:
-        acc.cleanup()
-        claude_stack.api.clear_modes()
-        codex_stack.api.clear_modes()
-        claude_stack.api.recorder.clear()
-        codex_stack.api.recorder.clear()
+    fast = FastAccounts(auth, claude_stack, codex_stack, watch_url=watch_url)
+    yield from accounts_in(auth, claude_stack, codex_stack, accounts=fast, clear_recorders=True)  # type: ignore[misc]
