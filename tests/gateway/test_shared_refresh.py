@@ -12,12 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from custom_providers.credentials import expiry_from
-from custom_providers.errors import RefreshFailed, RefreshTokenRejected
+from custom_providers.errors import RefreshFailed
 from gateway.store import open_store, redis_store
 from gateway.token_store import TokenStore
 from tests.fakes.tokens import TokenBook
-from tests.gateway.token_processes import REPO, RotatingTokenServer, _child_env, expired_login, run_token_race
+from tests.gateway.token_processes import (REPO, RotatingTokenServer, _child_env, expired_login, rotating_refresher,
+                                           run_token_race)
 from tests.servers import ServerThread
 
 NAME = "claude-alice@example.com.json"
@@ -41,17 +41,7 @@ asyncio.run(main())
 
 
 def token_store(http: httpx.AsyncClient, url: str, backend) -> TokenStore:
-    async def refresh(refresh_token: str) -> dict:
-        reply = await http.post(url, json={"refresh_token": refresh_token})
-        if reply.status_code == 400:
-            raise RefreshTokenRejected(reply.text)
-        if reply.status_code != 200:
-            raise RefreshFailed(reply.text)
-        body = reply.json()
-        return {"access_token": body["access_token"], "refresh_token": body["refresh_token"],
-                "expired": expiry_from(body["expires_in"])}
-
-    return TokenStore(auth_dir=backend.auth_dir, refreshers={"claude": refresh}, backend=backend)
+    return TokenStore(auth_dir=backend.auth_dir, refreshers={"claude": rotating_refresher(http, url)}, backend=backend)
 
 
 def test_three_hosts_on_one_redis_spend_the_refresh_token_once(redis_server, tmp_path: Path) -> None:

@@ -30,21 +30,14 @@ from tests.servers import ServerThread
 
 REPO = Path(__file__).resolve().parents[2]
 
-CHILD_STORE = r"""
-import asyncio, json, os, sys
-from pathlib import Path
 
-import httpx
+def rotating_refresher(http: Any, url: str) -> Any:
+    """A provider refresh call against RotatingTokenServer at `url` (a 400 is a spent or unknown
+    token), for a TokenStore in this process or in a child process (CHILD_STORE imports it)."""
+    from custom_providers.credentials import expiry_from
+    from custom_providers.errors import RefreshFailed, RefreshTokenRejected
 
-from custom_providers.credentials import expiry_from
-from custom_providers.errors import RefreshFailed, RefreshTokenRejected
-from gateway.store import open_store as open_backend
-from gateway.token_store import TokenStore
-
-
-async def open_store(http, auth_dir, url):
-    # the real TokenStore on auth_dir, refreshing at the rotating token server `url`
-    async def refresh(refresh_token):
+    async def refresh(refresh_token: str) -> dict:
         reply = await http.post(url, json={"refresh_token": refresh_token})
         if reply.status_code == 400:
             raise RefreshTokenRejected(reply.text)
@@ -54,6 +47,23 @@ async def open_store(http, auth_dir, url):
         return {"access_token": body["access_token"], "refresh_token": body["refresh_token"],
                 "expired": expiry_from(body["expires_in"])}
 
+    return refresh
+
+
+CHILD_STORE = r"""
+import asyncio, json, os, sys
+from pathlib import Path
+
+import httpx
+
+from gateway.store import open_store as open_backend
+from gateway.token_store import TokenStore
+from tests.gateway.token_processes import rotating_refresher
+
+
+async def open_store(http, auth_dir, url):
+    # the real TokenStore on auth_dir, refreshing at the rotating token server `url`
+    refresh = rotating_refresher(http, url)
     # SUBGATE_STORE: "" for auth-dir files, or a Redis URL (each process then is one "host")
     backend = open_backend(os.environ.get("SUBGATE_STORE", ""), auth_dir)
     await backend.pull()
