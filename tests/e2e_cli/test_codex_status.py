@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -64,6 +66,23 @@ def chatgpt_login(codex_home: Path) -> None:
     (codex_home / "auth.json").chmod(0o600)
 
 
+def stop_daemons(codex_home: Path) -> None:
+    """Codex's TUI starts a background app server from CODEX_HOME (in its own session, so killing the TUI
+    leaves it running): stop every process whose program lives there."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            program = (proc / "cmdline").read_bytes().split(b"\0", 1)[0].decode()
+        except OSError:
+            continue
+        if program.startswith(str(codex_home)):
+            try:
+                os.kill(int(proc.name), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 def test_status_shows_the_pools_limits(gateway, accounts, codex_stack, sandbox, tmp_path):
     acct = accounts.add("codex")
     codex_stack.api.meter.set(acct.email, five_hour=37, weekly=12, cost=0)  # other use of the subscription
@@ -95,6 +114,7 @@ def test_status_shows_the_pools_limits(gateway, accounts, codex_stack, sandbox, 
                     break
         finally:
             tui.close()
+            stop_daemons(codex_home)
     (tmp_path / "screen.txt").write_text(tui.text)
     assert five and weekly, tui.text[-3000:]
     assert (int(five.group(1)), int(weekly.group(1))) == (63, 88)  # 37 % and 12 % used
