@@ -60,6 +60,10 @@ def _exception_parts(exc: Exception) -> tuple[int | None, Mapping[str, str], str
 
 
 class GatewayHook(CustomLogger):
+    # Its success event reads the answer in whatever shape the upstream gave it: for subscription
+    # calls LiteLLM's payload building is skipped (gateway/success_logging.py).
+    reads_raw_success = True
+
     async def async_pre_call_hook(self, user_api_key_dict: Any, cache: Any, data: dict, call_type: Any) -> dict:
         rt = get_runtime()
         rt.ensure_started()

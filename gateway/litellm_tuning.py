@@ -242,3 +242,6 @@ def apply() -> None:
     remember_model_capabilities()
     fast_streaming_hook_check()
     remember_type_hints()
+    from gateway import success_logging  # the success-logging seam has its own module
+
+    success_logging.install()
