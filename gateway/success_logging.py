@@ -28,6 +28,7 @@ tests/contract/test_success_logging.py compares both against a real upstream cal
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Mapping
 
 from gateway import litellm_app  # noqa: F401  (sets LiteLLM's offline flags before it is imported)
@@ -142,13 +143,14 @@ def messages_stream_answer(raw: bytes) -> dict[str, Any]:
 def install() -> None:
     """Wrap the success entry points (idempotent); see the module docstring for what is skipped."""
     from litellm.litellm_core_utils.litellm_logging import Logging
-    from litellm.proxy.pass_through_endpoints.streaming_handler import PassThroughStreamingHandler
 
     if not _is_tuned(Logging.async_success_handler):
         stock_async = Logging.async_success_handler
 
         async def async_success_handler(self: Any, result: Any = None, start_time: Any = None, end_time: Any = None,
                                         cache_hit: Any = None, **kwargs: Any) -> None:
+            if not _stream_logging_wrapped:
+                _wrap_stream_logging()
             if cache_hit or kwargs or not _lean(self):
                 return await stock_async(self, result, start_time, end_time, cache_hit, **kwargs)
             await log_success(self, result, start_time, end_time)
@@ -168,7 +170,23 @@ def install() -> None:
             return None
 
         Logging.success_handler = _tuned(success_handler, stock_sync)  # type: ignore[method-assign]
+    _wrap_stream_logging()
 
+
+_STREAM_MODULE = "litellm.proxy.pass_through_endpoints.streaming_handler"
+_stream_logging_wrapped = False
+
+
+def _wrap_stream_logging() -> None:
+    """The Messages stream's logging, wrapped once LiteLLM has loaded it (its module costs 0.5 s of
+    start-up, and LiteLLM loads it with the first Messages stream): until then, and for that first
+    stream, the stock re-assembly runs and its result reaches the lean path above."""
+    global _stream_logging_wrapped
+    module = sys.modules.get(_STREAM_MODULE)
+    if module is None:
+        return
+    _stream_logging_wrapped = True
+    PassThroughStreamingHandler = module.PassThroughStreamingHandler
     stock_route = PassThroughStreamingHandler.route_streaming_logging_to_handler
     if not _is_tuned(stock_route):
 
