@@ -77,14 +77,14 @@ class GatewayHook(CustomLogger):
             # Said here, not as LiteLLM's "Invalid model name" 400, so `litellm --config` tells how to log in too.
             facts.no_account = True
             raise HTTPException(status_code=503, detail=no_accounts_message(facts.provider))
-        if facts.provider:
-            litellm_app.scope_retries(data, facts.model, rt.settings.request_retry)
         request = data.get("proxy_server_request")
         headers = request.get("headers") if isinstance(request, Mapping) else None
         facts.session_id = session_id(headers if isinstance(headers, Mapping) else {}, data)
         if client_request.current() is None:  # `litellm --config`: no front layer recorded the bytes
             client_request.record(client_request.ClientRequest(
                 _dialect(call_type), _lower(headers), parsed=_client_fields(data)))
+        if facts.provider:  # after the client's fields are recorded: the policy is the gateway's, not the client's
+            litellm_app.scope_retries(data, facts.model, rt.settings.request_retry)
         provider = rt.providers.get(facts.provider) if facts.provider else None
         if provider is not None and provider.relayed_stream_dialect == _dialect(call_type):
             # The answer is the upstream's stream as sent (docs/relay.md): LiteLLM's proxy must not
